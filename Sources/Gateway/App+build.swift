@@ -1,0 +1,84 @@
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+import PostgresNIO
+import ServiceLifecycle
+import Shared
+
+/// Everything the routes need, built once per process.
+struct GatewayDependencies: Sendable {
+    let config: GatewayConfiguration
+    let postgres: PostgresClient
+    let redis: RedisClient
+    let subscriber: RedisSubscriber
+    let tokens: TokenService
+
+    var runs: RunStore { RunStore(client: postgres) }
+    var threads: ThreadStore { ThreadStore(client: postgres) }
+    var identities: IdentityStore { IdentityStore(client: postgres) }
+    var submitter: RunSubmitter { RunSubmitter(runs: runs, threads: threads, redis: redis, keys: config.service.keys) }
+    var relay: EventRelay { EventRelay(subscriber: subscriber, runs: runs, keys: config.service.keys) }
+
+    init(config: GatewayConfiguration, logger: Logger) async {
+        self.config = config
+        self.postgres = PostgresClient(configuration: config.service.postgres, backgroundLogger: logger)
+        self.redis = RedisClient(endpoint: config.service.redis, logger: logger)
+        self.subscriber = RedisSubscriber(endpoint: config.service.redis, logger: logger)
+        self.tokens = await TokenService(secret: config.jwtSecret, lifetime: config.tokenLifetime)
+    }
+}
+
+/// Builds the gateway: PostgreSQL pool and Redis subscriber as services, migrations and the consumer group before the
+/// server starts, and one router serving REST and the WebSocket upgrade.
+func buildApplication(_ config: GatewayConfiguration, logger: Logger) async throws -> some ApplicationProtocol {
+    let dependencies = await GatewayDependencies(config: config, logger: logger)
+    let router = buildRouter(dependencies)
+    var app = Application(
+        router: router,
+        server: .http1WebSocketUpgrade(webSocketRouter: router, configuration: .init(ws: .init(maxFrameSize: WebSocketSession.maxMessageSize))),
+        configuration: .init(address: .hostname(config.host, port: config.port), serverName: "netra-gateway"),
+        logger: logger
+    )
+    app.addServices(dependencies.postgres, dependencies.subscriber)
+    app.beforeServerStarts {
+        try await Migrations.apply(on: dependencies.postgres, logger: logger)
+        // So that autoscalers reading the group's lag never see NOGROUP.
+        do {
+            try await dependencies.redis.createGroup(config.service.keys.workerGroup, on: config.service.keys.runStream)
+        } catch {
+            logger.warning("Could not create the consumer group yet; workers will", metadata: [LogKey.error: "\(error)"])
+        }
+    }
+    return app
+}
+
+/// The routes: health, auth, admin, threads, runs and the WebSocket.
+func buildRouter(_ dependencies: GatewayDependencies) -> Router<GatewayContext> {
+    let router = Router(context: GatewayContext.self)
+    router.add(middleware: ErrorMiddleware())
+    router.add(middleware: LogRequestsMiddleware(.debug, includeHeaders: .none))
+    HealthController(postgres: dependencies.postgres, redis: dependencies.redis).addRoutes(to: router)
+
+    let api = router.group("api")
+    let auth = AuthController(identities: dependencies.identities, tokens: dependencies.tokens)
+    auth.addPublicRoutes(to: api.group("auth"))
+    AdminController(identities: dependencies.identities, bcryptCost: dependencies.config.bcryptCost)
+        .addRoutes(to: api.group("admin").add(middleware: AdminMiddleware(adminToken: dependencies.config.adminToken)))
+
+    let protected = api.group().add(middleware: AuthMiddleware(tokens: dependencies.tokens))
+    auth.addProtectedRoutes(to: protected.group("auth"))
+    ThreadsController(threads: dependencies.threads).addRoutes(to: protected.group("threads"))
+    RunsController(submitter: dependencies.submitter, runs: dependencies.runs).addRoutes(to: protected.group("agent"))
+
+    let session = dependencies
+    router.group("ws").add(middleware: AuthMiddleware(tokens: dependencies.tokens, allowQueryToken: true)).ws("") { inbound, outbound, context in
+        guard let identity = context.requestContext.identity else { return }
+        let webSocket = WebSocketSession(
+            identity: identity, submitter: session.submitter, relay: session.relay, runs: session.runs,
+            heartbeatInterval: session.config.heartbeatInterval, logger: context.logger
+        )
+        try await webSocket.run(inbound: inbound, outbound: outbound)
+    }
+    return router
+}

@@ -1,0 +1,43 @@
+import Foundation
+import Hummingbird
+import Shared
+
+/// Requires a valid access token (`Authorization: Bearer …`, or `?token=` where `allowQueryToken` is set, as
+/// browsers cannot set headers on a WebSocket) and puts the caller's identity into the context.
+struct AuthMiddleware: RouterMiddleware {
+    let tokens: TokenService
+    var allowQueryToken = false
+
+    func handle(_ request: Request, context: GatewayContext, next: (Request, GatewayContext) async throws -> Response) async throws -> Response {
+        var context = context
+        context.identity = try await tokens.verify(try token(in: request))
+        return try await next(request, context)
+    }
+
+    private func token(in request: Request) throws -> String {
+        if let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") {
+            return String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+        }
+        if allowQueryToken, let token = request.uri.queryParameters.get("token"), !token.isEmpty {
+            return token
+        }
+        throw NetraError.unauthorized
+    }
+}
+
+/// Guards `/api/admin`: the configured admin token as a bearer token, compared in constant time.
+struct AdminMiddleware: RouterMiddleware {
+    let adminToken: String
+
+    func handle(_ request: Request, context: GatewayContext, next: (Request, GatewayContext) async throws -> Response) async throws -> Response {
+        guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer "),
+            constantTimeEquals(Array(header.utf8.dropFirst(7)), Array(adminToken.utf8))
+        else { throw NetraError.unauthorized }
+        return try await next(request, context)
+    }
+
+    private func constantTimeEquals(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
+        guard lhs.count == rhs.count else { return false }
+        return zip(lhs, rhs).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
+    }
+}

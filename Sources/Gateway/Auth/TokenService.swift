@@ -1,0 +1,60 @@
+import Foundation
+import JWTKit
+import Shared
+
+/// The claims of a Netra access token.
+struct AccessClaims: JWTPayload {
+    static let issuer = "netra"
+    static let audience = "netra-api"
+
+    var sub: SubjectClaim
+    var tid: String
+    var role: String
+    var iss: IssuerClaim
+    var aud: AudienceClaim
+    var iat: IssuedAtClaim
+    var exp: ExpirationClaim
+    var jti: IDClaim
+
+    func verify(using algorithm: some JWTAlgorithm) async throws {
+        try exp.verifyNotExpired()
+        try aud.verifyIntendedAudience(includes: Self.audience)
+        guard iss.value == Self.issuer else { throw JWTError.claimVerificationFailure(failedClaim: iss, reason: "wrong issuer") }
+    }
+}
+
+/// Issues and verifies HS256 access tokens.
+struct TokenService: Sendable {
+    let keys: JWTKeyCollection
+    let lifetime: Duration
+
+    init(secret: String, lifetime: Duration) async {
+        let keys = JWTKeyCollection()
+        await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
+        self.keys = keys
+        self.lifetime = lifetime
+    }
+
+    /// A signed token for the user, and its lifetime in seconds.
+    func issue(for user: IdentityStore.User) async throws -> (token: String, expiresIn: Int) {
+        let now = Date()
+        let seconds = Int(lifetime.components.seconds)
+        let claims = AccessClaims(
+            sub: .init(value: user.id.description), tid: user.tenantID.description, role: user.role,
+            iss: .init(value: AccessClaims.issuer), aud: .init(value: [AccessClaims.audience]), iat: .init(value: now),
+            exp: .init(value: now.addingTimeInterval(TimeInterval(seconds))), jti: .init(value: UUID().uuidString)
+        )
+        return (try await keys.sign(claims), seconds)
+    }
+
+    /// The identity a token grants; throws 401 for anything invalid, expired or forged.
+    func verify(_ token: String) async throws -> Identity {
+        do {
+            let claims = try await keys.verify(token, as: AccessClaims.self)
+            guard let tenant = TenantID(claims.tid), let user = UserID(claims.sub.value) else { throw NetraError.unauthorized }
+            return Identity(tenantID: tenant, userID: user, role: claims.role)
+        } catch {
+            throw NetraError.unauthorized
+        }
+    }
+}

@@ -1,0 +1,65 @@
+import Hummingbird
+import HummingbirdBcrypt
+import NIOPosix
+import Shared
+
+/// `/api/auth`: login with email and password, and who am I.
+struct AuthController: Sendable {
+    let identities: IdentityStore
+    let tokens: TokenService
+
+    /// Verified against when the email is unknown, so both cases take the same time.
+    static let dummyHash = Bcrypt.hash("not-a-real-password", cost: 10)
+
+    struct Login: Decodable {
+        let email: String
+        let password: String
+    }
+
+    struct TokenResponse: Encodable {
+        let accessToken: String
+        let tokenType = "bearer"
+        let expiresIn: Int
+        enum CodingKeys: String, CodingKey {
+            case accessToken = "access_token"
+            case tokenType = "token_type"
+            case expiresIn = "expires_in"
+        }
+    }
+
+    struct Me: Encodable {
+        let userID: UserID
+        let tenantID: TenantID
+        let email: String
+        let name: String
+        let role: String
+        enum CodingKeys: String, CodingKey {
+            case userID = "user_id"
+            case tenantID = "tenant_id"
+            case email, name, role
+        }
+    }
+
+    func addPublicRoutes(to group: RouterGroup<GatewayContext>) {
+        group.post("/login") { request, context in
+            let body = try await request.decodeJSON(Login.self, context: context)
+            let user = try await identities.user(email: body.email, logger: context.logger)
+            let hash = user?.passwordHash ?? Self.dummyHash
+            let password = body.password
+            let matches = try await NIOThreadPool.singleton.runIfActive { Bcrypt.verify(password, hash: hash) }
+            guard let user, matches else { throw NetraError(.invalidCredentials, .unauthorized, "email or password is wrong") }
+            let (token, expiresIn) = try await tokens.issue(for: user)
+            return try jsonResponse(TokenResponse(accessToken: token, expiresIn: expiresIn))
+        }
+    }
+
+    func addProtectedRoutes(to group: RouterGroup<GatewayContext>) {
+        group.get("/me") { _, context in
+            let identity = try context.requireIdentity()
+            guard let user = try await identities.user(identity.userID, tenant: identity.tenantID, logger: context.logger) else {
+                throw NetraError.unauthorized
+            }
+            return try jsonResponse(Me(userID: user.id, tenantID: user.tenantID, email: user.email, name: user.name, role: user.role))
+        }
+    }
+}

@@ -1,0 +1,115 @@
+import Foundation
+import Hummingbird
+import Shared
+
+/// `/api/agent`: submit runs, read their status and the tenant's history.
+struct RunsController: Sendable {
+    let submitter: RunSubmitter
+    let runs: RunStore
+
+    struct Accepted: Encodable {
+        let runID: RunID
+        let threadID: ThreadID?
+        let status: RunStatus
+        enum CodingKeys: String, CodingKey {
+            case runID = "run_id"
+            case threadID = "thread_id"
+            case status
+        }
+    }
+
+    /// A run as `status` and `history` report it.
+    struct RunBody: Encodable {
+        let runID: RunID
+        let threadID: ThreadID?
+        let pipeline: String
+        let status: RunStatus
+        let currentStage: String?
+        let stageCount: Int
+        let stagesFinished: [String]?
+        let attempt: Int
+        let createdAt: Date
+        let startedAt: Date?
+        let finishedAt: Date?
+        let result: JSONValue?
+        let error: JSONValue?
+
+        enum CodingKeys: String, CodingKey {
+            case runID = "run_id"
+            case threadID = "thread_id"
+            case pipeline, status
+            case currentStage = "current_stage"
+            case stageCount = "stage_count"
+            case stagesFinished = "stages_finished"
+            case attempt
+            case createdAt = "created_at"
+            case startedAt = "started_at"
+            case finishedAt = "finished_at"
+            case result, error
+        }
+
+        init(_ run: RunRecord, stages: [StageRecord]?, includeResult: Bool) {
+            runID = run.id
+            threadID = run.threadID
+            pipeline = run.pipeline
+            status = run.status
+            currentStage = run.currentStage
+            stageCount = run.stageCount
+            stagesFinished = stages?.map(\.name)
+            attempt = run.attempt
+            createdAt = run.createdAt
+            startedAt = run.startedAt
+            finishedAt = run.finishedAt
+            result = includeResult ? run.result.flatMap { JSONValue(text: $0) } : nil
+            error = run.error.flatMap { JSONValue(text: $0) }
+        }
+    }
+
+    struct History: Encodable {
+        let runs: [RunBody]
+        let nextBefore: RunID?
+        enum CodingKeys: String, CodingKey {
+            case runs
+            case nextBefore = "next_before"
+        }
+    }
+
+    func addRoutes(to group: RouterGroup<GatewayContext>) {
+        group.post("/runs") { request, context in
+            let identity = try context.requireIdentity()
+            let body = try await request.decodeJSON(RunSubmitter.Request.self, context: context)
+            let run = try await submitter.create(body, identity: identity, logger: context.logger)
+            try await submitter.enqueue(run, logger: context.logger)
+            return try jsonResponse(Accepted(runID: run.id, threadID: run.threadID, status: run.status), status: .accepted)
+        }
+        group.get("/status/{run_id}") { _, context in
+            let identity = try context.requireIdentity()
+            let id = try runID(context)
+            guard let run = try await runs.run(id, tenant: identity.tenantID, logger: context.logger) else {
+                throw NetraError.notFound(.runNotFound, "run not found")
+            }
+            let stages = try await runs.stages(of: id, tenant: identity.tenantID, logger: context.logger)
+            return try jsonResponse(RunBody(run, stages: stages, includeResult: true))
+        }
+        group.get("/history") { request, context in
+            let identity = try context.requireIdentity()
+            let limit = try Paging.limit(request)
+            var before: RunID?
+            if let text = request.uri.queryParameters.get("before") {
+                guard let id = RunID(text) else { throw NetraError.invalid("before must be a run id") }
+                before = id
+            }
+            let page = try await runs.history(tenant: identity.tenantID, limit: limit, before: before, logger: context.logger)
+            let next = page.count == limit ? page.last?.id : nil
+            return try jsonResponse(History(runs: page.map { RunBody($0, stages: nil, includeResult: false) }, nextBefore: next))
+        }
+    }
+
+    /// The `{run_id}` path parameter; a malformed id is as unknown as a missing run.
+    private func runID(_ context: GatewayContext) throws -> RunID {
+        guard let text = context.parameters.get("run_id"), let id = RunID(text) else {
+            throw NetraError.notFound(.runNotFound, "run not found")
+        }
+        return id
+    }
+}

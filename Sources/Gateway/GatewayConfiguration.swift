@@ -1,0 +1,46 @@
+import Shared
+
+/// The gateway's settings.
+///
+/// - Configuration keys: the shared ones (`ServiceConfiguration`), plus `http.host` (default `127.0.0.1`),
+///   `http.port` (default 8080), `jwt.secret` (required, at least 32 characters), `jwt.ttl` (seconds, default 3600),
+///   `admin.token` (required, at least 16 characters) and `heartbeat.interval` (seconds between WebSocket
+///   heartbeats, default 15).
+struct GatewayConfiguration: Sendable {
+    var service: ServiceConfiguration
+    var host: String
+    var port: Int
+    var jwtSecret: String
+    var tokenLifetime: Duration
+    var adminToken: String
+    var heartbeatInterval: Duration
+    /// Largest request body accepted; larger ones get 413.
+    var maxBodySize = 1 << 20
+    /// bcrypt cost for new passwords.
+    var bcryptCost: UInt8 = 10
+
+    init(
+        service: ServiceConfiguration, host: String, port: Int, jwtSecret: String, tokenLifetime: Duration,
+        adminToken: String, heartbeatInterval: Duration
+    ) {
+        self.service = service
+        self.host = host
+        self.port = port
+        self.jwtSecret = jwtSecret
+        self.tokenLifetime = tokenLifetime
+        self.adminToken = adminToken
+        self.heartbeatInterval = heartbeatInterval
+    }
+
+    init(settings: Settings) throws {
+        self.init(
+            service: try ServiceConfiguration(settings: settings),
+            host: settings.string(.httpHost) ?? "127.0.0.1",
+            port: try settings.int(.httpPort, default: 8080, in: 0...65535),
+            jwtSecret: try settings.secret(.jwtSecret, minimumLength: 32),
+            tokenLifetime: try settings.seconds(.jwtTTL, default: .seconds(3600), in: 60...2_592_000),
+            adminToken: try settings.secret(.adminToken, minimumLength: 16),
+            heartbeatInterval: try settings.seconds(.heartbeatInterval, default: .seconds(15), in: 0.05...3600)
+        )
+    }
+}

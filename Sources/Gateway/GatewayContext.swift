@@ -1,0 +1,50 @@
+import Foundation
+import Hummingbird
+import HummingbirdWebSocket
+import Shared
+
+/// Who is calling: set only by the authentication middleware.
+struct Identity: Sendable, Equatable {
+    let tenantID: TenantID
+    let userID: UserID
+    let role: String
+}
+
+/// The per-request context: Hummingbird's core storage plus the caller's identity.
+struct GatewayContext: RequestContext, WebSocketRequestContext {
+    var coreContext: CoreRequestContextStorage
+    let webSocket: WebSocketHandlerReference<Self>
+    /// The authenticated caller; `nil` on public routes.
+    var identity: Identity?
+
+    init(source: Source) {
+        self.coreContext = .init(source: source)
+        self.webSocket = .init()
+        self.identity = nil
+    }
+
+    /// Request bodies above 1 MiB are refused with 413 while they are being read.
+    var maxUploadSize: Int { 1 << 20 }
+
+    /// The caller, or 401.
+    func requireIdentity() throws -> Identity {
+        guard let identity else { throw NetraError.unauthorized }
+        return identity
+    }
+}
+
+extension Request {
+    /// Reads the body (up to the context's limit) and decodes it as JSON; errors become 400/413 responses.
+    func decodeJSON<T: Decodable>(_ type: T.Type, context: GatewayContext) async throws -> T {
+        let buffer = try await body.collect(upTo: context.maxUploadSize)
+        guard buffer.readableBytes > 0 else { throw NetraError(.invalidJSON, .badRequest, "request body is empty") }
+        return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
+    }
+}
+
+/// Encodes an API response body as JSON with the given status.
+func jsonResponse(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+    var headers = HTTPFields()
+    headers[.contentType] = "application/json; charset=utf-8"
+    return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: try JSONText.encode(value))))
+}

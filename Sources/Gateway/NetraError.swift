@@ -1,0 +1,130 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import Shared
+
+/// An API error: a closed set of codes, rendered as `{"error": {"code", "message"}}` with its HTTP status.
+struct NetraError: Error, HTTPResponseError, CustomStringConvertible {
+    /// The machine-readable code.
+    struct Code: Hashable, Sendable {
+        let raw: String
+        static let badRequest = Code(raw: "bad_request")
+        static let invalidJSON = Code(raw: "invalid_json")
+        static let validation = Code(raw: "validation_failed")
+        static let unauthorized = Code(raw: "unauthorized")
+        static let invalidCredentials = Code(raw: "invalid_credentials")
+        static let forbidden = Code(raw: "forbidden")
+        static let notFound = Code(raw: "not_found")
+        static let runNotFound = Code(raw: "run_not_found")
+        static let threadNotFound = Code(raw: "thread_not_found")
+        static let conflict = Code(raw: "conflict")
+        static let bodyTooLarge = Code(raw: "body_too_large")
+        static let methodNotAllowed = Code(raw: "method_not_allowed")
+        static let unavailable = Code(raw: "service_unavailable")
+        static let internalError = Code(raw: "internal_error")
+    }
+
+    let code: Code
+    let status: HTTPResponse.Status
+    let message: String
+
+    init(_ code: Code, _ status: HTTPResponse.Status, _ message: String) {
+        self.code = code
+        self.status = status
+        self.message = message
+    }
+
+    var description: String { "\(status.code) \(code.raw): \(message)" }
+
+    static func notFound(_ code: Code = .notFound, _ message: String) -> NetraError { NetraError(code, .notFound, message) }
+    static func invalid(_ message: String) -> NetraError { NetraError(.validation, .unprocessableContent, message) }
+    static let unauthorized = NetraError(.unauthorized, .unauthorized, "missing or invalid credentials")
+    static let unavailable = NetraError(.unavailable, .serviceUnavailable, "a backing service is unavailable; try again shortly")
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        Self.response(status: status, code: code.raw, message: message)
+    }
+
+    /// The JSON error response.
+    static func response(status: HTTPResponse.Status, code: String, message: String) -> Response {
+        let body = ErrorEnvelope(error: .init(code: code, message: message))
+        let data = (try? JSONEncoder().encode(body)) ?? Data(#"{"error":{"code":"internal_error","message":"error"}}"#.utf8)
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json; charset=utf-8"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+/// The error body.
+struct ErrorEnvelope: Codable {
+    struct Detail: Codable {
+        let code: String
+        let message: String
+    }
+
+    let error: Detail
+}
+
+/// Turns every error into the JSON envelope with the right status: `NetraError` as is, Hummingbird's `HTTPError`
+/// and decoding errors as 4xx, and anything else as a logged 500 (or 503 when a backing service is down).
+struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as NetraError {
+            return error.response(status: error.status)
+        } catch let error as HTTPError {
+            return Self.translate(error)
+        } catch let error as DecodingError {
+            return NetraError.response(status: .badRequest, code: NetraError.Code.invalidJSON.raw, message: Self.describe(error))
+        } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
+            return NetraError.response(status: .contentTooLarge, code: NetraError.Code.bodyTooLarge.raw, message: "request body is too large")
+        } catch {
+            if isServiceUnavailable(error) {
+                context.logger.warning("Backing service unavailable", metadata: ["error": "\(type(of: error))"])
+                return NetraError.unavailable.response(status: .serviceUnavailable)
+            }
+            context.logger.error("Unhandled error", metadata: ["error": "\(String(reflecting: error))"])
+            return NetraError.response(status: .internalServerError, code: NetraError.Code.internalError.raw, message: "internal error")
+        }
+    }
+
+    private static func translate(_ error: HTTPError) -> Response {
+        let code: NetraError.Code =
+            switch error.status {
+            case .notFound: .notFound
+            case .unauthorized: .unauthorized
+            case .forbidden: .forbidden
+            case .contentTooLarge: .bodyTooLarge
+            case .methodNotAllowed: .methodNotAllowed
+            case .badRequest: .badRequest
+            default: error.status.code < 500 ? .badRequest : .internalError
+            }
+        let message = error.body ?? error.status.reasonPhrase
+        return NetraError.response(status: error.status, code: code.raw, message: message)
+    }
+
+    /// A decoding error as one line that names the field, without echoing the input.
+    static func describe(_ error: DecodingError) -> String {
+        func path(_ context: DecodingError.Context) -> String {
+            let path = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+            return path.isEmpty ? "body" : path
+        }
+        switch error {
+        case .typeMismatch(let type, let context): return "\(path(context)): expected \(type)"
+        case .valueNotFound(_, let context): return "\(path(context)): value is missing"
+        case .keyNotFound(let key, let context):
+            return "\(path(context) == "body" ? "" : path(context) + ".")\(key.stringValue): field is required"
+        case .dataCorrupted(let context):
+            return context.codingPath.isEmpty ? "body is not valid JSON" : "\(path(context)): \(context.debugDescription)"
+        @unknown default: return "body could not be decoded"
+        }
+    }
+}
+
+extension NetraError {
+    fileprivate func response(status: HTTPResponse.Status) -> Response {
+        Self.response(status: status, code: code.raw, message: message)
+    }
+}

@@ -1,0 +1,148 @@
+import Foundation
+import HummingbirdWebSocket
+import Logging
+import Shared
+
+/// One client's WebSocket: greets, sends heartbeats, and handles `start_agent`, `subscribe_run` and `ping`.
+///
+/// Each watched run is relayed by a child task; leaving the session cancels them.
+struct WebSocketSession: Sendable {
+    let identity: Identity
+    let submitter: RunSubmitter
+    let relay: EventRelay
+    let runs: RunStore
+    let heartbeatInterval: Duration
+    let logger: Logger
+
+    /// Largest message accepted from a client.
+    static let maxMessageSize = 64 * 1024
+
+    private struct Action: Decodable {
+        let action: String
+    }
+
+    private struct Payload<Data: Decodable>: Decodable {
+        let data: Data
+    }
+
+    private struct SubscribeRun: Decodable {
+        let runID: RunID
+        let lastSeq: Int?
+        enum CodingKeys: String, CodingKey {
+            case runID = "run_id"
+            case lastSeq = "last_seq"
+        }
+    }
+
+    func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
+        let send: @Sendable (String) async throws -> Void = { try await outbound.write(.text($0)) }
+        try await send(
+            ServerMessage.json(
+                type: .connectionEstablished,
+                data: ServerMessage.data([
+                    "user_id": identity.userID.description, "tenant_id": identity.tenantID.description,
+                    "heartbeat_interval_ms": String(heartbeatInterval.components.seconds * 1000 + heartbeatInterval.components.attoseconds / 1_000_000_000_000_000),
+                ])
+            )
+        )
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                while true {
+                    try await Task.sleep(for: heartbeatInterval)
+                    try await send(ServerMessage.json(type: .heartbeat, data: "{}"))
+                }
+            }
+            for try await message in inbound.messages(maxSize: Self.maxMessageSize) {
+                guard case .text(let text) = message else {
+                    try await sendError("invalid_message", "messages must be JSON text frames", send: send)
+                    continue
+                }
+                await handle(text, group: &group, send: send)
+            }
+            group.cancelAll()
+        }
+    }
+
+    private func handle(_ text: String, group: inout ThrowingTaskGroup<Void, any Error>, send: @escaping @Sendable (String) async throws -> Void) async {
+        do {
+            let data = Data(text.utf8)
+            let action: Action
+            do {
+                action = try JSONDecoder().decode(Action.self, from: data)
+            } catch {
+                try await sendError("invalid_message", "expected a JSON object with an \"action\"", send: send)
+                return
+            }
+            switch action.action {
+            case "start_agent":
+                let request = try JSONDecoder().decode(Payload<RunSubmitter.Request>.self, from: data).data
+                try await startAgent(request, group: &group, send: send)
+            case "subscribe_run":
+                let request = try JSONDecoder().decode(Payload<SubscribeRun>.self, from: data).data
+                guard try await runs.run(request.runID, tenant: identity.tenantID, logger: logger) != nil else {
+                    try await sendError("run_not_found", "run not found", send: send)
+                    return
+                }
+                startRelay(request.runID, after: request.lastSeq ?? 0, group: &group, send: send)
+            case "ping":
+                try await send(ServerMessage.json(type: .heartbeat, data: #"{"pong":true}"#))
+            default:
+                try await sendError("unknown_action", "unknown action '\(action.action)'", send: send)
+            }
+        } catch let error as DecodingError {
+            try? await sendError("invalid_message", ErrorMiddleware<GatewayContext>.describe(error), send: send)
+        } catch let error as NetraError {
+            try? await sendError(error.code.raw, error.message, send: send)
+        } catch {
+            logger.warning("WebSocket action failed", metadata: [LogKey.error: "\(String(reflecting: error))"])
+            let unavailable = isServiceUnavailable(error)
+            try? await sendError(unavailable ? "service_unavailable" : "internal_error", unavailable ? NetraError.unavailable.message : "internal error", send: send)
+        }
+    }
+
+    /// Creates the run, subscribes to its channel, and only then enqueues it, so no event can be missed.
+    private func startAgent(
+        _ request: RunSubmitter.Request,
+        group: inout ThrowingTaskGroup<Void, any Error>,
+        send: @escaping @Sendable (String) async throws -> Void
+    ) async throws {
+        let run = try await submitter.create(request, identity: identity, logger: logger)
+        let (ready, readyContinuation) = AsyncStream<Void>.makeStream()
+        startRelay(run.id, after: 0, group: &group, send: send, subscribed: { readyContinuation.yield(); readyContinuation.finish() }) {
+            readyContinuation.finish()
+        }
+        var iterator = ready.makeAsyncIterator()
+        guard await iterator.next() != nil else {
+            try? await submitter.runs.abandon(run.id, tenant: run.tenantID, reason: "enqueue_failed", logger: logger)
+            throw NetraError.unavailable
+        }
+        try await submitter.enqueue(run, logger: logger)
+    }
+
+    private func startRelay(
+        _ run: RunID,
+        after lastSeq: Int,
+        group: inout ThrowingTaskGroup<Void, any Error>,
+        send: @escaping @Sendable (String) async throws -> Void,
+        subscribed: @escaping @Sendable () -> Void = {},
+        ended: @escaping @Sendable () -> Void = {}
+    ) {
+        let tenant = identity.tenantID
+        let logger = logger
+        let relay = relay
+        group.addTask {
+            defer { ended() }
+            do {
+                try await relay.relay(run: run, tenant: tenant, after: lastSeq, logger: logger, subscribed: subscribed, send: send)
+            } catch is CancellationError {
+            } catch {
+                logger.debug("Relay ended", metadata: [LogKey.runID: "\(run)", LogKey.error: "\(error)"])
+                try? await send(ServerMessage.json(type: .error, data: ServerMessage.data(["code": "relay_failed", "message": "event stream interrupted; resubscribe"]), runID: run))
+            }
+        }
+    }
+
+    private func sendError(_ code: String, _ message: String, send: @Sendable (String) async throws -> Void) async throws {
+        try await send(ServerMessage.json(type: .error, data: ServerMessage.data(["code": code, "message": message])))
+    }
+}

@@ -1,0 +1,59 @@
+import Logging
+import PostgresNIO
+
+/// What every process needs: where Redis and PostgreSQL are, the Redis key prefix and the log level.
+///
+/// - Configuration keys: `redis.url` (default `redis://127.0.0.1:6379`), `redis.prefix` (default `netra`),
+///   `database.url` (default `postgres://netra:netra@127.0.0.1:5432/netra`), `database.pool.size`
+///   (default 20), `log.level` (default `info`).
+public struct ServiceConfiguration: Sendable {
+    public var redis: RedisEndpoint
+    public var keys: RedisKeys
+    public var postgres: PostgresClient.Configuration
+    public var logLevel: Logger.Level
+
+    public init(redis: RedisEndpoint, keys: RedisKeys, postgres: PostgresClient.Configuration, logLevel: Logger.Level) {
+        self.redis = redis
+        self.keys = keys
+        self.postgres = postgres
+        self.logLevel = logLevel
+    }
+
+    /// Reads and validates the shared settings.
+    public init(settings: Settings) throws {
+        let redisURL = settings.string(.redisURL) ?? "redis://127.0.0.1:6379"
+        guard let redis = RedisEndpoint(url: redisURL) else {
+            throw ConfigurationError(.redisURL, "expected redis://[:password@]host[:port][/db]")
+        }
+        let prefix = settings.string(.redisPrefix) ?? "netra"
+        guard prefix.allSatisfy({ $0.isLetter || $0.isNumber || "-_:.".contains($0) }) else {
+            throw ConfigurationError(.redisPrefix, "may contain only letters, digits and - _ : .")
+        }
+        var postgres = try PostgresClient.Configuration(
+            url: settings.string(.databaseURL) ?? "postgres://netra:netra@127.0.0.1:5432/netra"
+        )
+        postgres.options.maximumConnections = try settings.int(.databasePoolSize, default: 20, in: 1...500)
+        self.init(redis: redis, keys: RedisKeys(prefix: prefix), postgres: postgres, logLevel: try settings.logLevel())
+    }
+}
+
+extension PostgresClient.Configuration {
+    /// Parses `postgres://user[:password]@host[:port]/database[?sslmode=disable|prefer|require]`.
+    public init(url: String) throws {
+        guard let parsed = ServiceURL(url), parsed.scheme == "postgres" || parsed.scheme == "postgresql",
+            let user = parsed.user
+        else {
+            throw ConfigurationError(.databaseURL, "expected postgres://user[:password]@host[:port]/database")
+        }
+        let database = String(parsed.path.drop { $0 == "/" })
+        guard !database.isEmpty else { throw ConfigurationError(.databaseURL, "names no database") }
+        let tls: PostgresClient.Configuration.TLS
+        switch parsed.query["sslmode"] ?? "disable" {
+        case "disable": tls = .disable
+        case "prefer": tls = .prefer(.makeClientConfiguration())
+        case "require": tls = .require(.makeClientConfiguration())
+        case let other: throw ConfigurationError(.databaseURL, "unsupported sslmode '\(other)'")
+        }
+        self.init(host: parsed.host, port: parsed.port ?? 5432, username: user, password: parsed.password, database: database, tls: tls)
+    }
+}

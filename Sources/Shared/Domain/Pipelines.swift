@@ -1,0 +1,68 @@
+/// The input of every run, stored as `runs.input`.
+public struct RunInput: Codable, Sendable, Equatable {
+    /// What the user asked.
+    public var message: String
+    /// Pipeline-specific parameters (for `bench`: `stages`, `stage_ms`).
+    public var parameters: RunParameters
+
+    public init(message: String, parameters: RunParameters = .init()) {
+        self.message = message
+        self.parameters = parameters
+    }
+}
+
+/// Pipeline parameters. Unknown keys are rejected at the API edge by decoding into this type.
+public struct RunParameters: Codable, Sendable, Equatable {
+    /// `bench`: how many stages.
+    public var stages: Int?
+    /// `bench`: how long each stage sleeps, in milliseconds.
+    public var stageMilliseconds: Int?
+
+    public init(stages: Int? = nil, stageMilliseconds: Int? = nil) {
+        self.stages = stages
+        self.stageMilliseconds = stageMilliseconds
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case stages
+        case stageMilliseconds = "stage_ms"
+    }
+}
+
+/// The pipelines Netra runs and the names of their stages; the gateway validates against it, the worker executes it.
+public enum PipelineKind: String, Codable, Sendable, CaseIterable {
+    /// triage → data → optimizations → actions → reporting.
+    case optimize
+    /// `stages` no-op stages of `stage_ms` each, for tests and benchmarks.
+    case bench
+
+    /// The stage names of `optimize`, in order.
+    public static let optimizeStages = ["triage", "data", "optimizations", "actions", "reporting"]
+
+    /// Bounds of the `bench` parameters.
+    public static let benchStageRange = 1...50
+    public static let benchDurationRange = 0...60_000
+
+    /// The names of the stages a run with these parameters executes, or a reason the parameters are invalid.
+    public func stageNames(for parameters: RunParameters) -> Result<[String], PipelineError> {
+        switch self {
+        case .optimize:
+            return .success(Self.optimizeStages)
+        case .bench:
+            let count = parameters.stages ?? 5
+            guard Self.benchStageRange.contains(count) else {
+                return .failure(PipelineError("parameters.stages must be from 1 to 50"))
+            }
+            guard Self.benchDurationRange.contains(parameters.stageMilliseconds ?? 0) else {
+                return .failure(PipelineError("parameters.stage_ms must be from 0 to 60000"))
+            }
+            return .success((1...count).map { "stage-\($0)" })
+        }
+    }
+}
+
+/// Invalid pipeline parameters.
+public struct PipelineError: Error, Sendable, Equatable {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+}

@@ -1,0 +1,197 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// A run a worker owns: what it needs to execute the remaining stages.
+public struct ClaimedRun: Sendable {
+    public let id: RunID
+    public let tenantID: TenantID
+    public let threadID: ThreadID?
+    public let pipeline: String
+    /// JSON text of the run input.
+    public let input: String
+    /// The fencing token: writes with an older attempt are refused.
+    public let attempt: Int
+    /// The stages already finished by earlier attempts: their outputs are reused, never recomputed.
+    public let finishedStages: [StageRecord]
+    /// The `seq` the next event gets.
+    public let nextSeq: Int
+}
+
+/// Thrown when a worker writes for an attempt that no longer owns the run.
+public struct LeaseLost: Error, CustomStringConvertible {
+    public let runID: RunID
+    public let attempt: Int
+    public init(runID: RunID, attempt: Int) {
+        self.runID = runID
+        self.attempt = attempt
+    }
+
+    public var description: String { "run \(runID) is no longer owned by attempt \(attempt)" }
+}
+
+/// Everything one step of a run writes, committed in one fenced transaction.
+public struct RunWrite: Sendable {
+    /// How the run ends, when this write ends it.
+    public enum Outcome: Sendable {
+        case succeeded(result: String)
+        case failed(error: String)
+        case cancelled
+    }
+
+    public var runID: RunID
+    public var tenantID: TenantID
+    public var attempt: Int
+    public var events: [RunEvent]
+    public var currentStage: String?
+    public var checkpoint: StageRecord?
+    public var outcome: Outcome?
+
+    public init(
+        runID: RunID, tenantID: TenantID, attempt: Int, events: [RunEvent], currentStage: String? = nil,
+        checkpoint: StageRecord? = nil, outcome: Outcome? = nil
+    ) {
+        self.runID = runID
+        self.tenantID = tenantID
+        self.attempt = attempt
+        self.events = events
+        self.currentStage = currentStage
+        self.checkpoint = checkpoint
+        self.outcome = outcome
+    }
+}
+
+extension RunStore {
+    /// Claims a delivered run so that exactly one worker executes it.
+    ///
+    /// The claim succeeds when the run is still queued with the entry's attempt, or when its owner's lease expired.
+    /// It increments `attempt`, which fences out any earlier owner.
+    ///
+    /// - Returns: `nil` when the run is finished or another worker owns it (ack the entry without running).
+    public func claim(_ entry: RunStreamEntry, worker: String, lease: Duration, logger: Logger) async throws -> ClaimedRun? {
+        let leaseSeconds = Double(lease.wholeMilliseconds) / 1000
+        return try await client.withTransaction(logger: logger) { connection in
+            let rows = try await connection.query(
+                """
+                UPDATE runs SET status = 'running', attempt = attempt + 1, deliveries = deliveries + 1,
+                    worker_id = \(worker), lease_expires_at = now() + make_interval(secs => \(leaseSeconds)),
+                    started_at = COALESCE(started_at, now()), updated_at = now()
+                WHERE id = \(entry.runID.uuid) AND tenant_id = \(entry.tenantID.uuid)
+                  AND ((status = 'queued' AND attempt = \(entry.attempt)) OR (status = 'running' AND lease_expires_at < now()))
+                RETURNING thread_id, pipeline, input::text, attempt,
+                    (SELECT COALESCE(max(seq), 0) FROM run_events WHERE run_id = \(entry.runID.uuid))
+                """,
+                logger: logger
+            )
+            var claimed: (UUID?, String, String, Int, Int)?
+            for try await row in rows.decode((UUID?, String, String, Int, Int).self) { claimed = row }
+            guard let (thread, pipeline, input, attempt, lastSeq) = claimed else { return nil }
+            let stages = try await Self.stageRecords(
+                try await connection.query(
+                    """
+                    SELECT stage_index, stage, attempt, output::text, started_at, finished_at
+                    FROM run_stages WHERE run_id = \(entry.runID.uuid) ORDER BY stage_index
+                    """,
+                    logger: logger
+                )
+            )
+            return ClaimedRun(
+                id: entry.runID, tenantID: entry.tenantID, threadID: thread.map(ThreadID.init), pipeline: pipeline,
+                input: input, attempt: attempt, finishedStages: stages, nextSeq: lastSeq + 1
+            )
+        }
+    }
+
+    /// Extends the lease of the attempt that owns the run.
+    ///
+    /// - Returns: `false` when the attempt lost the run.
+    public func renewLease(_ run: RunID, attempt: Int, lease: Duration, logger: Logger) async throws -> Bool {
+        let leaseSeconds = Double(lease.wholeMilliseconds) / 1000
+        let rows = try await client.query(
+            """
+            UPDATE runs SET lease_expires_at = now() + make_interval(secs => \(leaseSeconds))
+            WHERE id = \(run.uuid) AND attempt = \(attempt) AND status = 'running' RETURNING id
+            """,
+            logger: logger
+        )
+        for try await _ in rows { return true }
+        return false
+    }
+
+    /// Commits a step of a run: its events, its checkpoint and state change, all or nothing.
+    ///
+    /// - Throws: `LeaseLost` when `write.attempt` no longer owns the run; nothing is written then.
+    public func commit(_ write: RunWrite, logger: Logger) async throws {
+        try await client.withTransaction(logger: logger) { connection in
+            try await Self.fence(write, on: connection, logger: logger)
+            if let stage = write.checkpoint {
+                try await connection.query(
+                    """
+                    INSERT INTO run_stages (run_id, stage_index, stage, attempt, output, started_at, finished_at)
+                    VALUES (\(write.runID.uuid), \(stage.index), \(stage.name), \(write.attempt), \(stage.output)::jsonb,
+                            \(stage.startedAt), \(stage.finishedAt))
+                    """,
+                    logger: logger
+                )
+            }
+            guard !write.events.isEmpty else { return }
+            let seqs = write.events.map(\.seq)
+            let types = write.events.map(\.type.rawValue)
+            let agents = write.events.map { $0.agentName ?? "" }
+            let data = write.events.map(\.data)
+            let times = write.events.map(\.timestamp)
+            try await connection.query(
+                """
+                INSERT INTO run_events (run_id, seq, tenant_id, type, agent_name, data, created_at)
+                SELECT \(write.runID.uuid), e.seq, \(write.tenantID.uuid), e.type, NULLIF(e.agent, ''), e.data::jsonb, e.at
+                FROM unnest(\(seqs)::integer[], \(types)::text[], \(agents)::text[], \(data)::text[], \(times)::timestamptz[])
+                    AS e(seq, type, agent, data, at)
+                """,
+                logger: logger
+            )
+        }
+    }
+
+    /// Updates the run row if `write.attempt` still owns it; throws `LeaseLost` otherwise.
+    private static func fence(_ write: RunWrite, on connection: PostgresConnection, logger: Logger) async throws {
+        let rows: PostgresRowSequence
+        switch write.outcome {
+        case nil:
+            rows = try await connection.query(
+                """
+                UPDATE runs SET current_stage = COALESCE(\(write.currentStage), current_stage), updated_at = now()
+                WHERE id = \(write.runID.uuid) AND attempt = \(write.attempt) AND status = 'running' RETURNING id
+                """,
+                logger: logger
+            )
+        case .succeeded(let result):
+            rows = try await connection.query(
+                """
+                UPDATE runs SET status = 'succeeded', result = \(result)::jsonb, current_stage = NULL,
+                    finished_at = now(), updated_at = now(), lease_expires_at = NULL
+                WHERE id = \(write.runID.uuid) AND attempt = \(write.attempt) AND status = 'running' RETURNING id
+                """,
+                logger: logger
+            )
+        case .failed(let error):
+            rows = try await connection.query(
+                """
+                UPDATE runs SET status = 'failed', error = \(error)::jsonb, finished_at = now(), updated_at = now(),
+                    lease_expires_at = NULL
+                WHERE id = \(write.runID.uuid) AND attempt = \(write.attempt) AND status = 'running' RETURNING id
+                """,
+                logger: logger
+            )
+        case .cancelled:
+            rows = try await connection.query(
+                """
+                UPDATE runs SET status = 'cancelled', finished_at = now(), updated_at = now(), lease_expires_at = NULL
+                WHERE id = \(write.runID.uuid) AND attempt = \(write.attempt) AND status = 'running' RETURNING id
+                """,
+                logger: logger
+            )
+        }
+        for try await _ in rows { return }
+        throw LeaseLost(runID: write.runID, attempt: write.attempt)
+    }
+}

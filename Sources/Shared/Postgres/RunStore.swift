@@ -1,0 +1,174 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// A run to create.
+public struct NewRun: Sendable {
+    public var tenantID: TenantID
+    public var threadID: ThreadID?
+    public var userID: UserID?
+    public var pipeline: String
+    /// JSON text of the run input.
+    public var input: String
+    public var stageCount: Int
+    /// The user's message, stored in the thread's history when the run has a thread.
+    public var message: String?
+
+    public init(tenantID: TenantID, threadID: ThreadID?, userID: UserID?, pipeline: String, input: String, stageCount: Int, message: String?) {
+        self.tenantID = tenantID
+        self.threadID = threadID
+        self.userID = userID
+        self.pipeline = pipeline
+        self.input = input
+        self.stageCount = stageCount
+        self.message = message
+    }
+}
+
+/// Runs, their checkpoints and their event log. Every query names the tenant or the owning attempt.
+public struct RunStore: Sendable {
+    let client: PostgresClient
+
+    public init(client: PostgresClient) { self.client = client }
+
+    static let runColumns = """
+        id, tenant_id, thread_id, pipeline, status, current_stage, stage_count, attempt,
+        created_at, started_at, finished_at, error::text, result::text
+        """
+
+    /// Inserts a queued run (and the user's message, when the run belongs to a thread) in one transaction.
+    public func create(_ new: NewRun, logger: Logger) async throws -> RunRecord {
+        let id = RunID()
+        return try await client.withTransaction(logger: logger) { connection in
+            let rows = try await connection.query(
+                """
+                INSERT INTO runs (id, tenant_id, thread_id, pipeline, input, status, stage_count)
+                VALUES (\(id.uuid), \(new.tenantID.uuid), \(new.threadID?.uuid), \(new.pipeline), \(new.input)::jsonb, 'queued', \(new.stageCount))
+                RETURNING \(unescaped: Self.runColumns)
+                """,
+                logger: logger
+            )
+            guard let run = try await Self.records(rows).first else { throw PostgresStoreError.missingRow }
+            if let thread = new.threadID, let message = new.message {
+                try await connection.query(
+                    """
+                    INSERT INTO messages (id, tenant_id, thread_id, run_id, role, content)
+                    VALUES (\(UUID()), \(new.tenantID.uuid), \(thread.uuid), \(id.uuid), 'user', \(message))
+                    """,
+                    logger: logger
+                )
+                try await connection.query(
+                    "UPDATE threads SET updated_at = now() WHERE id = \(thread.uuid) AND tenant_id = \(new.tenantID.uuid)",
+                    logger: logger
+                )
+            }
+            return run
+        }
+    }
+
+    /// The run, if it belongs to `tenant`.
+    public func run(_ id: RunID, tenant: TenantID, logger: Logger) async throws -> RunRecord? {
+        let rows = try await client.query(
+            "SELECT \(unescaped: Self.runColumns) FROM runs WHERE id = \(id.uuid) AND tenant_id = \(tenant.uuid)",
+            logger: logger
+        )
+        return try await Self.records(rows).first
+    }
+
+    /// The tenant's runs, newest first; `before` continues after a run of the previous page.
+    public func history(tenant: TenantID, limit: Int, before: RunID?, logger: Logger) async throws -> [RunRecord] {
+        let rows: PostgresRowSequence
+        if let before {
+            rows = try await client.query(
+                """
+                SELECT \(unescaped: Self.runColumns) FROM runs
+                WHERE tenant_id = \(tenant.uuid)
+                  AND (created_at, id) < (SELECT created_at, id FROM runs WHERE id = \(before.uuid) AND tenant_id = \(tenant.uuid))
+                ORDER BY created_at DESC, id DESC LIMIT \(limit)
+                """,
+                logger: logger
+            )
+        } else {
+            rows = try await client.query(
+                """
+                SELECT \(unescaped: Self.runColumns) FROM runs WHERE tenant_id = \(tenant.uuid)
+                ORDER BY created_at DESC, id DESC LIMIT \(limit)
+                """,
+                logger: logger
+            )
+        }
+        return try await Self.records(rows)
+    }
+
+    /// The finished stages of a run of `tenant`, in order.
+    public func stages(of run: RunID, tenant: TenantID, logger: Logger) async throws -> [StageRecord] {
+        let rows = try await client.query(
+            """
+            SELECT s.stage_index, s.stage, s.attempt, s.output::text, s.started_at, s.finished_at
+            FROM run_stages s JOIN runs r ON r.id = s.run_id
+            WHERE s.run_id = \(run.uuid) AND r.tenant_id = \(tenant.uuid) ORDER BY s.stage_index
+            """,
+            logger: logger
+        )
+        return try await Self.stageRecords(rows)
+    }
+
+    /// The run's events after `seq`, in order.
+    public func events(of run: RunID, tenant: TenantID, after seq: Int, limit: Int = 10_000, logger: Logger) async throws -> [RunEvent] {
+        let rows = try await client.query(
+            """
+            SELECT e.seq, e.type, e.agent_name, e.data::text, e.created_at, r.thread_id
+            FROM run_events e JOIN runs r ON r.id = e.run_id
+            WHERE e.run_id = \(run.uuid) AND e.tenant_id = \(tenant.uuid) AND e.seq > \(seq)
+            ORDER BY e.seq LIMIT \(limit)
+            """,
+            logger: logger
+        )
+        var events: [RunEvent] = []
+        for try await (seq, type, agent, data, created, thread) in rows.decode((Int, String, String?, String, Date, UUID?).self) {
+            guard let type = EventType(rawValue: type) else { continue }
+            events.append(
+                RunEvent(runID: run, threadID: thread.map(ThreadID.init), seq: seq, type: type, agentName: agent, data: data, timestamp: created)
+            )
+        }
+        return events
+    }
+
+    static func records(_ rows: PostgresRowSequence) async throws -> [RunRecord] {
+        var runs: [RunRecord] = []
+        let columns = (UUID, UUID, UUID?, String, String, String?, Int, Int, Date, Date?, Date?, String?, String?).self
+        for try await row in rows.decode(columns) {
+            let (id, tenant, thread, pipeline, status, stage, stageCount, attempt, created, started, finished, error, result) = row
+            runs.append(
+                RunRecord(
+                    id: RunID(uuid: id), tenantID: TenantID(uuid: tenant), threadID: thread.map(ThreadID.init), pipeline: pipeline,
+                    status: RunStatus(rawValue: status) ?? .failed, currentStage: stage, stageCount: stageCount, attempt: attempt,
+                    createdAt: created, startedAt: started, finishedAt: finished, error: error, result: result
+                )
+            )
+        }
+        return runs
+    }
+
+    static func stageRecords(_ rows: PostgresRowSequence) async throws -> [StageRecord] {
+        var stages: [StageRecord] = []
+        for try await (index, name, attempt, output, started, finished) in rows.decode((Int, String, Int, String, Date, Date).self) {
+            stages.append(StageRecord(index: index, name: name, attempt: attempt, output: output, startedAt: started, finishedAt: finished))
+        }
+        return stages
+    }
+}
+
+extension RunStore {
+    /// Marks a still-queued run as failed because it could not be handed to the workers.
+    public func abandon(_ id: RunID, tenant: TenantID, reason: String, logger: Logger) async throws {
+        let error = #"{"code":"# + JSONText.quoted(reason) + #","message":"the run could not be enqueued"}"#
+        try await client.query(
+            """
+            UPDATE runs SET status = 'failed', error = \(error)::jsonb, finished_at = now(), updated_at = now()
+            WHERE id = \(id.uuid) AND tenant_id = \(tenant.uuid) AND status = 'queued'
+            """,
+            logger: logger
+        )
+    }
+}

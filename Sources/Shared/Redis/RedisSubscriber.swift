@@ -1,0 +1,152 @@
+import Logging
+import NIOCore
+import ServiceLifecycle
+import Synchronization
+
+/// One subscriber connection per process, multiplexing the pub/sub channels its callers watch.
+///
+/// Run it as a `Service`: `run()` keeps the connection up, reconnects with backoff and subscribes again
+/// to every watched channel. Pub/sub is fire-and-forget, so after a reconnect every watcher receives
+/// `.resubscribed` and should catch up from the durable log (`run_events`).
+public final class RedisSubscriber: Service, Sendable {
+    /// What a watcher receives.
+    public enum Message: Sendable, Equatable {
+        /// A published payload.
+        case message(ByteBuffer)
+        /// The connection was re-established; messages published meanwhile were not delivered.
+        case resubscribed
+    }
+
+    private struct Registry {
+        var connection: RedisConnection?
+        var watchers: [String: [UInt64: AsyncStream<Message>.Continuation]] = [:]
+        var nextID: UInt64 = 0
+    }
+
+    private let endpoint: RedisEndpoint
+    private let options: RedisClient.Options
+    private let logger: Logger
+    private let registry = Mutex(Registry())
+    private let pingInterval: Duration
+
+    public init(endpoint: RedisEndpoint, options: RedisClient.Options = .init(), pingInterval: Duration = .seconds(5), logger: Logger) {
+        self.endpoint = endpoint
+        self.options = options
+        self.pingInterval = pingInterval
+        self.logger = logger
+    }
+
+    /// Number of channels with at least one watcher.
+    public var channelCount: Int { registry.withLock { $0.watchers.count } }
+
+    /// Subscribes to `channel` for the duration of `body`; the subscription is confirmed before `body` starts.
+    ///
+    /// - Throws: `RedisError` when Redis is unreachable, so a caller never believes it is subscribed when it is not.
+    public func withSubscription<T: Sendable>(
+        to channel: String,
+        _ body: (AsyncStream<Message>) async throws -> T
+    ) async throws -> T {
+        let (stream, continuation) = AsyncStream<Message>.makeStream(bufferingPolicy: .bufferingNewest(4096))
+        let (id, confirmation) = try registry.withLock { registry -> (UInt64, EventLoopFuture<[RedisValue]>) in
+            guard let connection = registry.connection, connection.isActive else {
+                throw RedisError(.unavailable, "subscriber is not connected")
+            }
+            let id = registry.nextID
+            registry.nextID += 1
+            registry.watchers[channel, default: [:]][id] = continuation
+            // SUBSCRIBE for every watcher (Redis ignores repeats), so each one waits for its own confirmation.
+            return (id, connection.enqueue([["SUBSCRIBE", RedisArgument(channel)]], timeout: options.commandTimeout))
+        }
+        defer { leave(channel, id: id) }
+        _ = try await confirmation.get()
+        return try await body(stream)
+    }
+
+    private func leave(_ channel: String, id: UInt64) {
+        registry.withLock { registry in
+            registry.watchers[channel]?[id]?.finish()
+            registry.watchers[channel]?[id] = nil
+            if registry.watchers[channel]?.isEmpty == true {
+                registry.watchers[channel] = nil
+                // Written under the lock, so it cannot overtake a later watcher's SUBSCRIBE.
+                _ = registry.connection?.enqueue([["UNSUBSCRIBE", RedisArgument(channel)]], timeout: options.commandTimeout)
+            }
+        }
+    }
+
+    private func deliver(_ push: RedisValue) {
+        guard let elements = push.array, elements.count >= 3,
+            let channel = elements[elements.count - 2].string,
+            case .bulkString(let payload) = elements[elements.count - 1]
+        else { return }
+        registry.withLock { registry in
+            for continuation in registry.watchers[channel, default: [:]].values { continuation.yield(.message(payload)) }
+        }
+    }
+
+    /// Keeps the subscriber connection up until the task is cancelled or the service shuts down.
+    public func run() async throws {
+        var failures = 0
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do {
+                let connection = try await RedisConnection.connect(to: endpoint, connectTimeout: options.connectTimeout) {
+                    [weak self] push in self?.deliver(push)
+                }
+                failures = 0
+                try await resubscribeAll(on: connection)
+                await cancelWhenGracefulShutdown { [pingInterval] in
+                    await withTaskCancellationHandler {
+                        await Self.keepAlive(connection, every: pingInterval)
+                    } onCancel: {
+                        connection.close()
+                    }
+                }
+                registry.withLock { $0.connection = nil }
+                connection.close()
+            } catch {
+                failures += 1
+                logger.debug("Redis subscriber reconnecting", metadata: ["error": "\(error)"])
+                let delay = min(options.initialBackoff * (1 << min(failures, 16)), options.maximumBackoff)
+                try? await Task.sleep(for: delay)
+            }
+        }
+        registry.withLock { registry in
+            for watchers in registry.watchers.values { for continuation in watchers.values { continuation.finish() } }
+            registry.watchers = [:]
+            registry.connection = nil
+        }
+    }
+
+    private func resubscribeAll(on connection: RedisConnection) async throws {
+        let (channels, confirmation) = registry.withLock { registry -> ([String], EventLoopFuture<[RedisValue]>?) in
+            registry.connection = connection
+            let channels = Array(registry.watchers.keys)
+            guard !channels.isEmpty else { return (channels, nil) }
+            return (channels, connection.enqueue(channels.map { ["SUBSCRIBE", RedisArgument($0)] }, timeout: options.commandTimeout))
+        }
+        _ = try await confirmation?.get()
+        guard !channels.isEmpty else { return }
+        registry.withLock { registry in
+            for channel in channels { for continuation in registry.watchers[channel, default: [:]].values { continuation.yield(.resubscribed) } }
+        }
+    }
+
+    /// Returns when the connection closes; pings meanwhile, so a silently dead socket is noticed.
+    private static func keepAlive(_ connection: RedisConnection, every interval: Duration) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await connection.waitUntilClosed() }
+            group.addTask { await ping(connection, every: interval) }
+            await group.next()
+            group.cancelAll()
+            connection.close()
+        }
+    }
+
+    private static func ping(_ connection: RedisConnection, every interval: Duration) async {
+        while !Task.isCancelled && connection.isActive {
+            try? await Task.sleep(for: interval)
+            guard !Task.isCancelled else { return }
+            do { _ = try await connection.pipeline([["PING"]], timeout: .seconds(3)) } catch { return }
+        }
+    }
+}

@@ -1,0 +1,92 @@
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+import Shared
+import Synchronization
+
+/// Reads the run stream as one consumer of the `workers` group and executes up to `concurrency` runs at once.
+///
+/// On graceful shutdown it stops reading (checked between reads, so nothing read is dropped), lets the runs it holds
+/// finish, and returns.
+struct RunConsumer: Service {
+    let config: WorkerConfiguration
+    let postgres: PostgresClient
+    let runner: PipelineRunner
+    let logger: Logger
+
+    func run() async throws {
+        let logger = logger.with(LogKey.worker, "\(config.consumerName)")
+        // A blocking read holds its connection, so the reader has its own.
+        let reader = RedisClient(endpoint: config.service.redis, logger: logger)
+        let keys = config.service.keys
+        let finished = FinishedCounter()
+        let (slotFreed, slotFreedContinuation) = AsyncStream<Void>.makeStream()
+        var slotFreedIterator = slotFreed.makeAsyncIterator()
+        var started = 0
+        var failures = 0
+
+        await withDiscardingTaskGroup { group in
+            while !Task.isShuttingDownGracefully && !Task.isCancelled {
+                let free = config.concurrency - (started - finished.value.load(ordering: .acquiring))
+                if free <= 0 {
+                    await slotFreedIterator.next()
+                    continue
+                }
+                let entries: [StreamEntry]
+                do {
+                    entries = try await reader.readGroup(
+                        keys.workerGroup, consumer: config.consumerName, stream: keys.runStream, count: free, block: config.readBlock
+                    )
+                    failures = 0
+                } catch {
+                    failures += 1
+                    await recover(from: error, reader: reader, failures: failures, logger: logger)
+                    continue
+                }
+                for entry in entries {
+                    guard let runEntry = RunStreamEntry(entry) else {
+                        logger.error("Malformed stream entry; acknowledging it", metadata: ["stream.id": "\(entry.id)"])
+                        _ = try? await runner.redis.ack(keys.workerGroup, stream: keys.runStream, ids: [entry.id])
+                        continue
+                    }
+                    started += 1
+                    group.addTask {
+                        let disposition = await runner.execute(runEntry, logger: logger)
+                        if disposition == .acknowledge {
+                            do {
+                                try await runner.redis.ack(keys.workerGroup, stream: keys.runStream, ids: [entry.id])
+                            } catch {
+                                logger.warning("XACK failed; the entry stays pending", metadata: [LogKey.error: "\(error)"])
+                            }
+                        }
+                        finished.value.add(1, ordering: .releasing)
+                        slotFreedContinuation.yield()
+                    }
+                }
+            }
+        }
+        slotFreedContinuation.finish()
+        reader.close()
+    }
+
+    /// After a failed read: recreates a missing group, otherwise backs off.
+    private func recover(from error: any Error, reader: RedisClient, failures: Int, logger: Logger) async {
+        let keys = config.service.keys
+        if let error = error as? RedisError, error.kind == .server, error.message.hasPrefix("NOGROUP") {
+            do {
+                try await reader.createGroup(keys.workerGroup, on: keys.runStream)
+                return
+            } catch {
+                logger.warning("Creating the consumer group failed", metadata: [LogKey.error: "\(error)"])
+            }
+        } else {
+            logger.warning("Reading the run stream failed; backing off", metadata: [LogKey.error: "\(error)"])
+        }
+        try? await Task.sleep(for: min(.milliseconds(100) * (1 << min(failures, 5)), .seconds(2)))
+    }
+}
+
+/// Counts runs that finished, shared between the read loop and the run tasks.
+private final class FinishedCounter: Sendable {
+    let value = Atomic<Int>(0)
+}

@@ -1,0 +1,90 @@
+import Foundation
+import Shared
+
+/// What a stage sees: the run, its input, and the outputs of the stages before it.
+struct StageInput: Sendable {
+    let run: ClaimedRun
+    let input: RunInput
+    /// JSON text of each earlier stage's output, by stage name.
+    let outputs: [String: String]
+    /// This stage's position in the pipeline.
+    let index: Int
+
+    /// Decodes an earlier stage's output.
+    func output<T: Decodable>(of stage: String, as type: T.Type) throws -> T {
+        guard let text = outputs[stage] else { throw StageFailure("stage \(stage) has no output") }
+        return try JSONText.decode(type, from: text)
+    }
+}
+
+/// A stage error. Every stage error is fatal for now; retryable errors come with the delivery-guarantees work.
+struct StageFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// One sub-agent of a pipeline: a name, an input, and a Codable output stored as its checkpoint.
+protocol AgentStage: Sendable {
+    associatedtype Output: Codable & Sendable
+    /// The stage name, also the `agent_name` of its events.
+    var name: String { get }
+    /// Computes the output. Cancellation must be honoured promptly.
+    func execute(_ input: StageInput) async throws -> Output
+    /// One line for the `sub_agent_update` event.
+    func summary(of output: Output) -> String
+}
+
+/// A stage's output as stored and sent.
+struct StageResult: Sendable {
+    /// JSON text of the output.
+    let output: String
+    let summary: String
+}
+
+extension AgentStage {
+    /// Executes the stage and encodes its output.
+    func run(_ input: StageInput) async throws -> StageResult {
+        let output = try await execute(input)
+        return StageResult(output: try JSONText.encode(output), summary: summary(of: output))
+    }
+}
+
+/// Maps a pipeline to its stage implementations.
+struct StageCatalog: Sendable {
+    /// The stages of `pipeline`, in order; `nil` for an unknown pipeline.
+    func stages(for pipeline: String, parameters: RunParameters) -> [any AgentStage]? {
+        switch PipelineKind(rawValue: pipeline) {
+        case .optimize:
+            return [TriageStage(), DataStage(), OptimizationsStage(), ActionsStage(), ReportingStage()]
+        case .bench:
+            guard case .success(let names) = PipelineKind.bench.stageNames(for: parameters) else { return nil }
+            let duration = Duration.milliseconds(parameters.stageMilliseconds ?? 0)
+            return names.map { BenchStage(name: $0, duration: duration) }
+        case nil:
+            return nil
+        }
+    }
+}
+
+/// A `bench` stage: waits its duration (cancellably) and reports it.
+struct BenchStage: AgentStage {
+    struct Output: Codable, Sendable {
+        let stage: String
+        let sleptMilliseconds: Int64
+        enum CodingKeys: String, CodingKey {
+            case stage
+            case sleptMilliseconds = "slept_ms"
+        }
+    }
+
+    let name: String
+    let duration: Duration
+
+    func execute(_ input: StageInput) async throws -> Output {
+        if duration > .zero { try await Task.sleep(for: duration) }
+        let (seconds, attoseconds) = duration.components
+        return Output(stage: name, sleptMilliseconds: seconds * 1000 + attoseconds / 1_000_000_000_000_000)
+    }
+
+    func summary(of output: Output) -> String { "\(name) done" }
+}

@@ -1,0 +1,24 @@
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+import Shared
+
+/// The worker's services, in start order: the PostgreSQL pool first, the consumer last (so it stops first).
+func buildWorkerServices(_ config: WorkerConfiguration, logger: Logger) -> [ServiceGroupConfiguration.ServiceConfiguration] {
+    let postgres = PostgresClient(configuration: config.service.postgres, backgroundLogger: logger)
+    let redis = RedisClient(endpoint: config.service.redis, logger: logger)
+    let runner = PipelineRunner(
+        store: RunStore(client: postgres),
+        redis: redis,
+        keys: config.service.keys,
+        workerID: config.consumerName,
+        heartbeatInterval: config.heartbeatInterval,
+        leaseDuration: config.leaseDuration,
+        stages: StageCatalog()
+    )
+    let consumer = RunConsumer(config: config, postgres: postgres, runner: runner, logger: logger)
+    return [
+        .init(service: postgres),
+        .init(service: consumer, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
+    ]
+}

@@ -1,0 +1,41 @@
+import Foundation
+import Shared
+
+/// A worker process's settings.
+///
+/// - Configuration keys: the shared ones (`ServiceConfiguration`), plus `worker.concurrency` (runs executed at once,
+///   default 16), `heartbeat.interval` (seconds between lease renewals, default 5) and `lease.duration` (seconds a
+///   claim stays valid without renewal, default 15).
+struct WorkerConfiguration: Sendable {
+    var service: ServiceConfiguration
+    var concurrency: Int
+    var heartbeatInterval: Duration
+    var leaseDuration: Duration
+    /// This process's consumer name in the group: host name and process id, unique per process.
+    var consumerName: String
+    /// How long one XREADGROUP blocks before the loop checks for shutdown.
+    var readBlock: Duration = .seconds(2)
+
+    init(service: ServiceConfiguration, concurrency: Int, heartbeatInterval: Duration, leaseDuration: Duration, consumerName: String) {
+        self.service = service
+        self.concurrency = concurrency
+        self.heartbeatInterval = heartbeatInterval
+        self.leaseDuration = leaseDuration
+        self.consumerName = consumerName
+    }
+
+    init(settings: Settings) throws {
+        let heartbeat = try settings.seconds(.heartbeatInterval, default: .seconds(5), in: 0.05...300)
+        let lease = try settings.seconds(.leaseDuration, default: .seconds(15), in: 0.2...3600)
+        guard lease > heartbeat * 2 else {
+            throw ConfigurationError(.leaseDuration, "must be more than twice the heartbeat interval")
+        }
+        self.init(
+            service: try ServiceConfiguration(settings: settings),
+            concurrency: try settings.int(.workerConcurrency, default: 16, in: 1...1024),
+            heartbeatInterval: heartbeat,
+            leaseDuration: lease,
+            consumerName: "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
+        )
+    }
+}

@@ -1,0 +1,5 @@
+import Testing
+import WSClient
+@Test func placeholder() {}
+import AsyncHTTPClient
+import HummingbirdTesting
