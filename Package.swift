@@ -66,11 +66,11 @@ let package = Package(
         .executableTarget(name: "Scheduler", dependencies: ["Shared", hummingbird, argumentParser], swiftSettings: settings),
         .target(
             name: "SharedTestSupport",
-            dependencies: ["Shared", logging, postgres],
+            dependencies: ["Shared", logging, postgres, nio, nioPosix],
             path: "Tests/SharedTestSupport",
             swiftSettings: settings
         ),
-        .testTarget(name: "SharedTests", dependencies: ["Shared", "SharedTestSupport"], swiftSettings: settings),
+        .testTarget(name: "SharedTests", dependencies: ["Shared", "SharedTestSupport", postgres, logging, nio], swiftSettings: settings),
         .testTarget(
             name: "GatewayTests",
             dependencies: ["Gateway", "Worker", "Scheduler", "SharedTestSupport", hummingbirdTesting, wsClient, httpClient],

@@ -1,5 +1,0 @@
-import Testing
-import WSClient
-@Test func placeholder() {}
-import AsyncHTTPClient
-import HummingbirdTesting

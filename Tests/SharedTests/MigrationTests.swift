@@ -1,0 +1,80 @@
+import Foundation
+import PostgresNIO
+@testable import Shared
+import SharedTestSupport
+import Testing
+
+@Suite("Migrations against a real PostgreSQL")
+struct MigrationTests {
+    let logger = TestEnvironment.logger("migrations")
+
+    /// Creates an empty database for one test and drops it afterwards.
+    func withFreshDatabase(_ body: @escaping @Sendable (PostgresClient.Configuration) async throws -> Void) async throws {
+        let name = "netra_mig_\(UUID().uuidString.prefix(8).lowercased())"
+        try await withPostgres { admin in
+            try await admin.query("CREATE DATABASE \(unescaped: name)")
+        }
+        do {
+            try await body(TestEnvironment.postgres(database: name))
+        } catch {
+            try? await withPostgres { admin in try await admin.query("DROP DATABASE \(unescaped: name) WITH (FORCE)") }
+            throw error
+        }
+        try await withPostgres { admin in try await admin.query("DROP DATABASE \(unescaped: name) WITH (FORCE)") }
+    }
+
+    @Test func applyingTwiceChangesNothing() async throws {
+        try await withFreshDatabase { configuration in
+            try await withPostgres(configuration) { client in
+                let first = try await Migrations.apply(on: client, logger: logger)
+                #expect(first == Migrations.all.map(\.version))
+                let tables = try await tableNames(client)
+                let second = try await Migrations.apply(on: client, logger: logger)
+                #expect(second.isEmpty)
+                #expect(try await tableNames(client) == tables)
+                #expect(tables.isSuperset(of: ["tenants", "users", "api_keys", "threads", "messages", "runs", "run_stages", "run_events"]))
+            }
+        }
+    }
+
+    @Test func twoProcessesApplyingAtOnceBothSucceed() async throws {
+        try await withFreshDatabase { configuration in
+            // Two separate pools, as two processes would have.
+            let applied = try await withThrowingTaskGroup(of: [Int].self) { group in
+                for _ in 0..<2 {
+                    group.addTask { try await withPostgres(configuration) { try await Migrations.apply(on: $0, logger: logger) } }
+                }
+                return try await group.reduce(into: [[Int]]()) { $0.append($1) }
+            }
+            // Exactly one of them applied each migration; the other found nothing to do.
+            #expect(applied.flatMap { $0 }.sorted() == Migrations.all.map(\.version))
+            try await withPostgres(configuration) { client in
+                let rows = try await client.query("SELECT count(*) FROM schema_migrations")
+                for try await count in rows.decode(Int.self) { #expect(count == Migrations.all.count) }
+            }
+        }
+    }
+
+    @Test func statementsAreSplitOutsideDollarQuotes() {
+        let sql = """
+            -- a comment
+            CREATE TABLE a (x int);
+            CREATE FUNCTION f() RETURNS int AS $$
+            BEGIN
+                RETURN 1;
+            END;
+            $$ LANGUAGE plpgsql;
+            SELECT 1;
+            """
+        let statements = Migrations.statements(in: sql)
+        #expect(statements.count == 3)
+        #expect(statements[1].hasPrefix("CREATE FUNCTION") && statements[1].hasSuffix("LANGUAGE plpgsql;"))
+    }
+
+    private func tableNames(_ client: PostgresClient) async throws -> Set<String> {
+        var names = Set<String>()
+        let rows = try await client.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        for try await name in rows.decode(String.self) { names.insert(name) }
+        return names
+    }
+}

@@ -1,0 +1,97 @@
+# Shared helpers for scripts/dev, scripts/test and scripts/bench: install what is missing, and start and stop
+# a private redis-server and PostgreSQL 15 with their data under the repository (git-ignored).
+# Source it; it expects REPO to be set.
+
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+
+log() { printf '\033[1m==>\033[0m %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# Installs the Debian packages that are missing (redis-server, hiredis, PostgreSQL 15, curl).
+ensure_packages() {
+  local wanted=(redis-server libhiredis-dev postgresql-15 postgresql-client-15 libssl-dev pkg-config curl ca-certificates)
+  local missing=()
+  for package in "${wanted[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "installing ${missing[*]}"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+  command -v swift >/dev/null || die "the Swift toolchain is not on PATH (expected Swift 6.x)"
+  # The Debian package starts system-wide services on the default ports; ours use their own ports, so those
+  # can stay as they are.
+}
+
+# start_redis DIR PORT: AOF on (everysec) and noeviction, as production should run it.
+start_redis() {
+  local dir=$1 port=$2
+  mkdir -p "$dir"
+  if redis-cli -p "$port" ping >/dev/null 2>&1; then return 0; fi
+  redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --daemonize yes \
+    --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" \
+    --appendonly yes --appendfsync everysec --maxmemory-policy noeviction --save "" >/dev/null
+  for _ in $(seq 1 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && return 0; sleep 0.1; done
+  die "redis-server did not start on port $port (see $dir/redis.log)"
+}
+
+stop_redis() {
+  local dir=$1 port=$2
+  redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true
+  rm -f "$dir/redis.pid"
+}
+
+# PostgreSQL refuses to run as root, so as root it runs as the `postgres` user.
+pg_run() {
+  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# start_postgres DIR PORT: initialises the cluster on first use; fsync stays on.
+start_postgres() {
+  local dir=$1 port=$2
+  local data="$dir/data" socket="$dir/socket"
+  mkdir -p "$dir"
+  if [ "$(id -u)" -eq 0 ]; then
+    # The postgres user must be able to reach the folder through the repository's parents.
+    local path=$dir
+    while [ "$path" != "/" ]; do chmod o+x "$path" 2>/dev/null || true; path=$(dirname "$path"); done
+    chown postgres:postgres "$dir"
+  fi
+  pg_run mkdir -p "$socket"
+  if [ ! -f "$data/PG_VERSION" ]; then
+    log "initialising PostgreSQL in $data"
+    pg_run "$PG_BIN/initdb" -D "$data" -U postgres --auth-local=trust --auth-host=scram-sha-256 -E UTF8 >/dev/null
+  fi
+  if ! pg_run "$PG_BIN/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+    pg_run "$PG_BIN/pg_ctl" -D "$data" -l "$dir/postgres.log" -w -t 60 \
+      -o "-p $port -k $socket -c listen_addresses=127.0.0.1 -c max_connections=300" start >/dev/null \
+      || die "PostgreSQL did not start (see $dir/postgres.log)"
+  fi
+}
+
+stop_postgres() {
+  local dir=$1
+  if [ -f "$dir/data/PG_VERSION" ]; then
+    pg_run "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
+  fi
+}
+
+# psql_admin DIR PORT SQL: runs SQL as the postgres superuser over the private socket.
+psql_admin() {
+  local dir=$1 port=$2 sql=$3
+  pg_run psql -h "$dir/socket" -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 -qtAc "$sql"
+}
+
+# ensure_database DIR PORT NAME: the `netra` role (password netra, may create databases) and a database it owns.
+ensure_database() {
+  local dir=$1 port=$2 name=$3
+  if [ -z "$(psql_admin "$dir" "$port" "SELECT 1 FROM pg_roles WHERE rolname = 'netra'")" ]; then
+    psql_admin "$dir" "$port" "CREATE ROLE netra LOGIN CREATEDB PASSWORD 'netra'"
+  fi
+  if [ -z "$(psql_admin "$dir" "$port" "SELECT 1 FROM pg_database WHERE datname = '$name'")" ]; then
+    psql_admin "$dir" "$port" "CREATE DATABASE $name OWNER netra"
+  fi
+}
