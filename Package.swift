@@ -6,6 +6,9 @@ let settings: [SwiftSetting] = [
     .enableUpcomingFeature("MemberImportVisibility"),
 ]
 
+// Tests import many modules transitively; member-import checks there add noise without catching bugs.
+let testSettings: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
+
 let hummingbird: Target.Dependency = .product(name: "Hummingbird", package: "hummingbird")
 let hummingbirdTesting: Target.Dependency = .product(name: "HummingbirdTesting", package: "hummingbird")
 let websocket: Target.Dependency = .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket")
@@ -68,15 +71,15 @@ let package = Package(
             name: "SharedTestSupport",
             dependencies: ["Shared", logging, postgres, nio, nioPosix],
             path: "Tests/SharedTestSupport",
-            swiftSettings: settings
+            swiftSettings: testSettings
         ),
-        .testTarget(name: "SharedTests", dependencies: ["Shared", "SharedTestSupport", postgres, logging, nio], swiftSettings: settings),
+        .testTarget(name: "SharedTests", dependencies: ["Shared", "SharedTestSupport", postgres, logging, nio], swiftSettings: testSettings),
         .testTarget(
             name: "GatewayTests",
             dependencies: ["Gateway", "Worker", "Scheduler", "SharedTestSupport", hummingbirdTesting, wsClient, httpClient],
-            swiftSettings: settings
+            swiftSettings: testSettings
         ),
-        .testTarget(name: "WorkerTests", dependencies: ["Worker", "SharedTestSupport"], swiftSettings: settings),
-        .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "SharedTestSupport"], swiftSettings: settings),
+        .testTarget(name: "WorkerTests", dependencies: ["Worker", "SharedTestSupport"], swiftSettings: testSettings),
+        .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "SharedTestSupport"], swiftSettings: testSettings),
     ]
 )

@@ -87,6 +87,7 @@ public func withDeadline<T: Sendable>(
 }
 
 /// Runs `body` with a running `PostgresClient` and shuts it down afterwards.
+@discardableResult
 public func withPostgres<T: Sendable>(
     _ configuration: PostgresClient.Configuration = TestEnvironment.postgres,
     _ body: @escaping @Sendable (PostgresClient) async throws -> T

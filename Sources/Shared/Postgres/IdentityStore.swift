@@ -12,6 +12,15 @@ public struct IdentityStore: Sendable {
         public let name: String
         public let role: String
         public let passwordHash: String
+
+        public init(id: UserID, tenantID: TenantID, email: String, name: String, role: String, passwordHash: String) {
+            self.id = id
+            self.tenantID = tenantID
+            self.email = email
+            self.name = name
+            self.role = role
+            self.passwordHash = passwordHash
+        }
     }
 
     /// Thrown when a new user's email is already registered.
