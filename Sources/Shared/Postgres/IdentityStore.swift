@@ -41,7 +41,7 @@ public struct IdentityStore: Sendable {
         let tenant = TenantID()
         let user = UserID()
         do {
-            try await client.withTransaction(logger: logger) { connection in
+            try await client.transaction(logger: logger) { connection in
                 try await connection.query("INSERT INTO tenants (id, name) VALUES (\(tenant.uuid), \(name))", logger: logger)
                 try await connection.query(
                     """
@@ -53,11 +53,6 @@ public struct IdentityStore: Sendable {
             }
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
             throw EmailTaken()
-        } catch let error as PostgresTransactionError {
-            if let closureError = error.closureError as? PSQLError, closureError.serverInfo?[.sqlState] == "23505" {
-                throw EmailTaken()
-            }
-            throw error
         }
         return (tenant, user)
     }

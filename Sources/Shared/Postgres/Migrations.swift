@@ -27,7 +27,7 @@ public enum Migrations {
     /// - Returns: The versions applied by this call (empty when the schema was current).
     @discardableResult
     public static func apply(on client: PostgresClient, logger: Logger) async throws -> [Int] {
-        try await client.withTransaction(logger: logger) { connection in
+        try await client.transaction(logger: logger) { connection in
             try await connection.query("SELECT pg_advisory_xact_lock(\(lockKey))", logger: logger)
             try await connection.query(
                 """

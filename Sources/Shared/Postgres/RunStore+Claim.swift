@@ -16,6 +16,20 @@ public struct ClaimedRun: Sendable {
     public let finishedStages: [StageRecord]
     /// The `seq` the next event gets.
     public let nextSeq: Int
+
+    public init(
+        id: RunID, tenantID: TenantID, threadID: ThreadID?, pipeline: String, input: String, attempt: Int,
+        finishedStages: [StageRecord], nextSeq: Int
+    ) {
+        self.id = id
+        self.tenantID = tenantID
+        self.threadID = threadID
+        self.pipeline = pipeline
+        self.input = input
+        self.attempt = attempt
+        self.finishedStages = finishedStages
+        self.nextSeq = nextSeq
+    }
 }
 
 /// Thrown when a worker writes for an attempt that no longer owns the run.
@@ -70,7 +84,7 @@ extension RunStore {
     /// - Returns: `nil` when the run is finished or another worker owns it (ack the entry without running).
     public func claim(_ entry: RunStreamEntry, worker: String, lease: Duration, logger: Logger) async throws -> ClaimedRun? {
         let leaseSeconds = Double(lease.wholeMilliseconds) / 1000
-        return try await client.withTransaction(logger: logger) { connection in
+        return try await client.transaction(logger: logger) { connection in
             let rows = try await connection.query(
                 """
                 UPDATE runs SET status = 'running', attempt = attempt + 1, deliveries = deliveries + 1,
@@ -122,7 +136,7 @@ extension RunStore {
     ///
     /// - Throws: `LeaseLost` when `write.attempt` no longer owns the run; nothing is written then.
     public func commit(_ write: RunWrite, logger: Logger) async throws {
-        try await client.withTransaction(logger: logger) { connection in
+        try await client.transaction(logger: logger) { connection in
             try await Self.fence(write, on: connection, logger: logger)
             if let stage = write.checkpoint {
                 try await connection.query(

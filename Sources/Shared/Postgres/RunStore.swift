@@ -39,7 +39,7 @@ public struct RunStore: Sendable {
     /// Inserts a queued run (and the user's message, when the run belongs to a thread) in one transaction.
     public func create(_ new: NewRun, logger: Logger) async throws -> RunRecord {
         let id = RunID()
-        return try await client.withTransaction(logger: logger) { connection in
+        return try await client.transaction(logger: logger) { connection in
             let rows = try await connection.query(
                 """
                 INSERT INTO runs (id, tenant_id, thread_id, pipeline, input, status, stage_count)

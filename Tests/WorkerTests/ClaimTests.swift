@@ -1,0 +1,71 @@
+import Foundation
+import Logging
+import PostgresNIO
+import Shared
+import SharedTestSupport
+import Testing
+
+@testable import Worker
+
+@Suite("Claims and fencing against a real PostgreSQL")
+struct ClaimTests {
+    let logger = TestEnvironment.logger("claims")
+
+    /// A tenant and one queued run, created through the stores.
+    func makeRun(_ client: PostgresClient) async throws -> RunRecord {
+        try await Migrations.apply(on: client, logger: logger)
+        let (tenant, user) = try await IdentityStore(client: client).createTenant(
+            name: "t", userName: "u", email: "\(UUID())@example.com", passwordHash: "x", logger: logger
+        )
+        return try await RunStore(client: client).create(
+            NewRun(tenantID: tenant, threadID: nil, userID: user, pipeline: "bench", input: #"{"message":"m","parameters":{}}"#, stageCount: 5, message: nil),
+            logger: logger
+        )
+    }
+
+    @Test func aSecondDeliveryLosesTheClaim() async throws {
+        try await withPostgres { client in
+            let run = try await makeRun(client)
+            let store = RunStore(client: client)
+            let entry = RunStreamEntry(runID: run.id, tenantID: run.tenantID, attempt: 0)
+            let claims = try await withThrowingTaskGroup(of: ClaimedRun?.self) { group in
+                for worker in 0..<4 { group.addTask { try await store.claim(entry, worker: "w\(worker)", lease: .seconds(30), logger: logger) } }
+                return try await group.reduce(into: [ClaimedRun?]()) { $0.append($1) }
+            }
+            #expect(claims.compactMap { $0 }.count == 1)
+            #expect(claims.compactMap { $0 }.first?.attempt == 1)
+            // Another tenant's id never claims it.
+            let foreign = RunStreamEntry(runID: run.id, tenantID: TenantID(), attempt: 1)
+            #expect(try await store.claim(foreign, worker: "w", lease: .seconds(30), logger: logger) == nil)
+        }
+    }
+
+    @Test func anExpiredLeaseIsReclaimedAndFencesTheOldOwner() async throws {
+        try await withPostgres { client in
+            let run = try await makeRun(client)
+            let store = RunStore(client: client)
+            let entry = RunStreamEntry(runID: run.id, tenantID: run.tenantID, attempt: 0)
+            let first = try #require(try await store.claim(entry, worker: "old", lease: .milliseconds(1), logger: logger))
+            try await waitUntil("the lease to expire") {
+                let rows = try await client.query("SELECT count(*) FROM runs WHERE id = \(run.id.uuid) AND lease_expires_at < now()")
+                for try await count in rows.decode(Int.self) { return count == 1 }
+                return false
+            }
+            let second = try #require(try await store.claim(entry, worker: "new", lease: .seconds(30), logger: logger))
+            #expect(second.attempt == first.attempt + 1)
+            // The old owner can neither renew nor write.
+            #expect(try await store.renewLease(run.id, attempt: first.attempt, lease: .seconds(30), logger: logger) == false)
+            let stale = RunWrite(
+                runID: run.id, tenantID: run.tenantID, attempt: first.attempt,
+                events: [RunEvent(runID: run.id, threadID: nil, seq: 1, type: .agentStarted, agentName: nil, data: "{}", timestamp: Date())]
+            )
+            await #expect(throws: LeaseLost.self) { try await store.commit(stale, logger: logger) }
+            #expect(try await store.events(of: run.id, tenant: run.tenantID, after: 0, logger: logger).isEmpty)
+            // The new owner can.
+            var fresh = stale
+            fresh.attempt = second.attempt
+            try await store.commit(fresh, logger: logger)
+            #expect(try await store.events(of: run.id, tenant: run.tenantID, after: 0, logger: logger).map(\.seq) == [1])
+        }
+    }
+}
