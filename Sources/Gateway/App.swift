@@ -9,10 +9,10 @@ struct GatewayCommand: AsyncParsableCommand {
 
     @OptionGroup var common: CommonOptions
 
-    @Option(name: .customLong("host"), help: "Address to listen on (NETRA_HTTP_HOST), default 127.0.0.1.")
+    @Option(name: .customLong("http-host"), help: "Address to listen on (NETRA_HTTP_HOST), default 127.0.0.1.")
     var host: String?
 
-    @Option(name: .customLong("port"), help: "Port to listen on (NETRA_HTTP_PORT), default 8080.")
+    @Option(name: .customLong("http-port"), help: "Port to listen on (NETRA_HTTP_PORT), default 8080.")
     var port: String?
 
     @Option(name: .customLong("jwt-secret"), help: "Secret that signs access tokens (NETRA_JWT_SECRET), at least 32 characters.")

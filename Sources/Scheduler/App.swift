@@ -12,10 +12,10 @@ struct SchedulerCommand: AsyncParsableCommand {
 
     @OptionGroup var common: CommonOptions
 
-    @Option(name: .customLong("host"), help: "Address of the health endpoint (NETRA_HTTP_HOST), default 127.0.0.1.")
+    @Option(name: .customLong("http-host"), help: "Address of the health endpoint (NETRA_HTTP_HOST), default 127.0.0.1.")
     var host: String?
 
-    @Option(name: .customLong("port"), help: "Port of the health endpoint (NETRA_HTTP_PORT), default 8082.")
+    @Option(name: .customLong("http-port"), help: "Port of the health endpoint (NETRA_HTTP_PORT), default 8082.")
     var port: String?
 
     @Option(name: .customLong("leader-ttl"), help: "Seconds the leader lock lives without renewal (NETRA_LEADER_TTL), default 10.")

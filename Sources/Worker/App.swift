@@ -10,7 +10,7 @@ struct WorkerCommand: AsyncParsableCommand {
 
     @OptionGroup var common: CommonOptions
 
-    @Option(name: .customLong("concurrency"), help: "Runs executed at once (NETRA_WORKER_CONCURRENCY), default 16.")
+    @Option(name: .customLong("worker-concurrency"), help: "Runs executed at once (NETRA_WORKER_CONCURRENCY), default 16.")
     var concurrency: String?
 
     @Option(name: .customLong("heartbeat-interval"), help: "Seconds between lease renewals (NETRA_HEARTBEAT_INTERVAL), default 5.")

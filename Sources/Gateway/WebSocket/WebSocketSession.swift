@@ -17,6 +17,17 @@ struct WebSocketSession: Sendable {
     /// Largest message accepted from a client.
     static let maxMessageSize = 64 * 1024
 
+    private struct ConnectionEstablished: Encodable {
+        let userID: UserID
+        let tenantID: TenantID
+        let heartbeatIntervalMilliseconds: Int64
+        enum CodingKeys: String, CodingKey {
+            case userID = "user_id"
+            case tenantID = "tenant_id"
+            case heartbeatIntervalMilliseconds = "heartbeat_interval_ms"
+        }
+    }
+
     private struct Action: Decodable {
         let action: String
     }
@@ -39,10 +50,9 @@ struct WebSocketSession: Sendable {
         try await send(
             ServerMessage.json(
                 type: .connectionEstablished,
-                data: ServerMessage.data([
-                    "user_id": identity.userID.description, "tenant_id": identity.tenantID.description,
-                    "heartbeat_interval_ms": String(heartbeatInterval.components.seconds * 1000 + heartbeatInterval.components.attoseconds / 1_000_000_000_000_000),
-                ])
+                data: ServerMessage.data(
+                    ConnectionEstablished(userID: identity.userID, tenantID: identity.tenantID, heartbeatIntervalMilliseconds: heartbeatInterval.wholeMilliseconds)
+                )
             )
         )
         try await withThrowingTaskGroup(of: Void.self) { group in
