@@ -19,6 +19,7 @@ struct GatewayDependencies: Sendable {
     var identities: IdentityStore { IdentityStore(client: postgres) }
     var submitter: RunSubmitter { RunSubmitter(runs: runs, threads: threads, redis: redis, keys: config.service.keys) }
     var relay: EventRelay { EventRelay(subscriber: subscriber, runs: runs, keys: config.service.keys) }
+    var control: RunControl { RunControl(runs: runs, redis: redis, keys: config.service.keys) }
 
     init(config: GatewayConfiguration, logger: Logger) async {
         self.config = config
@@ -69,13 +70,13 @@ func buildRouter(_ dependencies: GatewayDependencies) -> Router<GatewayContext> 
     let protected = api.group().add(middleware: AuthMiddleware(tokens: dependencies.tokens))
     auth.addProtectedRoutes(to: protected.group("auth"))
     ThreadsController(threads: dependencies.threads).addRoutes(to: protected.group("threads"))
-    RunsController(submitter: dependencies.submitter, runs: dependencies.runs).addRoutes(to: protected.group("agent"))
+    RunsController(submitter: dependencies.submitter, runs: dependencies.runs, control: dependencies.control).addRoutes(to: protected.group("agent"))
 
     let session = dependencies
     router.group("ws").add(middleware: AuthMiddleware(tokens: dependencies.tokens, allowQueryToken: true)).ws("") { inbound, outbound, context in
         guard let identity = context.requestContext.identity else { return }
         let webSocket = WebSocketSession(
-            identity: identity, submitter: session.submitter, relay: session.relay, runs: session.runs,
+            identity: identity, submitter: session.submitter, relay: session.relay, runs: session.runs, control: session.control,
             heartbeatInterval: session.config.heartbeatInterval, logger: context.logger
         )
         try await webSocket.run(inbound: inbound, outbound: outbound)

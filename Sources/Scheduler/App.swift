@@ -32,12 +32,25 @@ struct SchedulerCommand: AsyncParsableCommand {
     }
 }
 
-/// The scheduler process: PostgreSQL pool (migrated at start), leader election, and `/health`.
+/// The scheduler process: PostgreSQL pool (migrated at start), leader election, the leader's duties (reaper and
+/// reconciler) and `/health`.
 func buildScheduler(_ config: SchedulerConfiguration, logger: Logger) -> some ApplicationProtocol {
     let postgres = PostgresClient(configuration: config.service.postgres, backgroundLogger: logger)
     let redis = RedisClient(endpoint: config.service.redis, logger: logger)
     let election = LeaderElection(
         redis: redis, key: config.service.keys.schedulerLeader, instanceID: config.instanceID, ttl: config.leaderTTL, logger: logger
+    )
+    let store = RunStore(client: postgres)
+    let keys = config.service.keys
+    let duties = SchedulerDuties(
+        election: election,
+        reaper: Reaper(
+            redis: redis, store: store, keys: keys, consumer: "reaper", minIdle: config.leaseDuration, maxDeliveries: config.maxDeliveries
+        ),
+        reconciler: Reconciler(redis: redis, store: store, keys: keys, age: config.reconcileAfter),
+        interval: config.sweepInterval,
+        reconcileInterval: config.reconcileInterval,
+        logger: logger
     )
     let router = Router()
     router.get("/health") { _, _ in
@@ -48,7 +61,7 @@ func buildScheduler(_ config: SchedulerConfiguration, logger: Logger) -> some Ap
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "netra-scheduler"),
         logger: logger
     )
-    app.addServices(postgres, election)
+    app.addServices(postgres, election, duties)
     app.beforeServerStarts { try await Migrations.apply(on: postgres, logger: logger) }
     return app
 }

@@ -4,12 +4,22 @@ import Shared
 /// The scheduler's settings.
 ///
 /// - Configuration keys: the shared ones (`ServiceConfiguration`), plus `http.host` (default `127.0.0.1`),
-///   `http.port` (default 8082) and `leader.ttl` (seconds the leader lock lives without renewal, default 10).
+///   `http.port` (default 8082), `leader.ttl` (seconds the leader lock lives without renewal, default 10),
+///   `lease.duration` (the workers' lease: stream entries idle this long are recovered, default 10),
+///   `max.deliveries` (deliveries before a run is dead, default 5) and `reconcile.after` (seconds a run may wait
+///   queued before it is enqueued again, default 20).
 struct SchedulerConfiguration: Sendable {
     var service: ServiceConfiguration
     var host: String
     var port: Int
     var leaderTTL: Duration
+    var leaseDuration: Duration = .seconds(10)
+    var maxDeliveries = 5
+    var reconcileAfter: Duration = .seconds(20)
+    /// Pause between reaper sweeps.
+    var sweepInterval: Duration = .seconds(1)
+    /// Pause between reconciler sweeps.
+    var reconcileInterval: Duration = .seconds(5)
     /// This replica's identity in the leader lock.
     var instanceID: String
 
@@ -29,5 +39,8 @@ struct SchedulerConfiguration: Sendable {
             leaderTTL: try settings.seconds(.leaderTTL, default: .seconds(10), in: 0.3...300),
             instanceID: "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8))"
         )
+        leaseDuration = try settings.seconds(.leaseDuration, default: .seconds(10), in: 0.2...3600)
+        maxDeliveries = try settings.int(.maxDeliveries, default: 5, in: 1...100)
+        reconcileAfter = try settings.seconds(.reconcileAfter, default: .seconds(20), in: 1...3600)
     }
 }

@@ -20,6 +20,7 @@ struct PipelineRunner: Sendable {
     let heartbeatInterval: Duration
     let leaseDuration: Duration
     let stages: StageCatalog
+    let registry: CancellationRegistry
 
     /// Claims and executes the run of `entry`.
     func execute(_ entry: RunStreamEntry, logger: Logger) async -> Disposition {
@@ -34,8 +35,27 @@ struct PipelineRunner: Sendable {
             logger[metadataKey: LogKey.attempt] = "\(run.attempt)"
             logger.debug("Claimed run")
             let runLogger = logger
-            try await withLease(on: run, logger: runLogger) {
-                try await execute(run, logger: runLogger)
+            do {
+                try await withLease(on: run, entry: entry, logger: runLogger) {
+                    try await execute(run, logger: runLogger)
+                }
+            } catch is CancelRequested {
+                let last = try await store.lastSeq(of: run.id, logger: logger)
+                let completed = RunEvent(
+                    runID: run.id, threadID: run.threadID, seq: last + 1, type: .agentCompleted, agentName: nil,
+                    data: #"{"status":"cancelled"}"#, timestamp: Date()
+                )
+                try await store.commit(
+                    RunWrite(runID: run.id, tenantID: run.tenantID, attempt: run.attempt, events: [completed], outcome: .cancelled),
+                    logger: logger
+                )
+                await publish(run.id, events: [completed], logger: logger)
+                logger.debug("Run cancelled")
+            } catch is CancellationError {
+                // Shutting down before the run finished: give the lease back so another worker resumes it at once.
+                try? await store.releaseLease(run.id, attempt: run.attempt, logger: logger)
+                logger.info("Run interrupted by shutdown; released for another worker")
+                return .leavePending
             }
             return .acknowledge
         } catch let error as LeaseLost {
@@ -47,28 +67,51 @@ struct PipelineRunner: Sendable {
         }
     }
 
-    /// Runs `body` while renewing the lease; throws `LeaseLost` (cancelling `body`) if the lease is taken.
-    private func withLease(on run: ClaimedRun, logger: Logger, _ body: @escaping @Sendable () async throws -> Void) async throws {
+    /// Runs `body` while renewing the lease and watching for cancellation.
+    ///
+    /// Every heartbeat extends the lease in PostgreSQL and resets the stream entry's idle time (`XCLAIM … JUSTID`),
+    /// so the reaper leaves a live run alone. Throws `LeaseLost` if another attempt took the run, and
+    /// `CancelRequested` when a client cancels it (through the control channel or the flag the renewal reads);
+    /// either cancels `body`.
+    private func withLease(on run: ClaimedRun, entry: RunStreamEntry, logger: Logger, _ body: @escaping @Sendable () async throws -> Void) async throws {
+        let cancellation = registry.watch(run.id)
+        defer { registry.remove(run.id) }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await body() }
             group.addTask {
+                for await _ in cancellation { throw CancelRequested() }
+                throw CancellationError()  // only reached when the group is being cancelled
+            }
+            group.addTask {
                 while true {
                     try await Task.sleep(for: heartbeatInterval)
-                    do {
-                        if try await !store.renewLease(run.id, attempt: run.attempt, lease: leaseDuration, logger: logger) {
-                            throw LeaseLost(runID: run.id, attempt: run.attempt)
-                        }
-                    } catch let error as LeaseLost {
-                        throw error
-                    } catch {
-                        logger.warning("Lease renewal failed; retrying", metadata: [LogKey.error: "\(error)"])
-                    }
+                    try await heartbeat(run, entry: entry, logger: logger)
                 }
             }
             try await group.next()
             group.cancelAll()
         }
     }
+
+    private func heartbeat(_ run: ClaimedRun, entry: RunStreamEntry, logger: Logger) async throws {
+        do {
+            guard let lease = try await store.renewLease(run.id, attempt: run.attempt, lease: leaseDuration, logger: logger) else {
+                throw LeaseLost(runID: run.id, attempt: run.attempt)
+            }
+            if lease.cancelRequested { throw CancelRequested() }
+        } catch let error as LeaseLost {
+            throw error
+        } catch let error as CancelRequested {
+            throw error
+        } catch {
+            logger.warning("Lease renewal failed; retrying", metadata: [LogKey.error: "\(error)"])
+        }
+        _ = try? await redis.send([
+            "XCLAIM", RedisArgument(keys.runStream), RedisArgument(keys.workerGroup), RedisArgument(workerID), "0",
+            RedisArgument(entry.streamID), "JUSTID",
+        ])
+    }
+
 
     private func execute(_ run: ClaimedRun, logger: Logger) async throws {
         var events = EventSequencer(run: run)
@@ -161,16 +204,26 @@ struct PipelineRunner: Sendable {
     }
 
     /// Commits a step, then publishes its events; a publish failure is logged, since the log already holds them.
+    ///
+    /// - Throws: `CancelRequested` after committing, when a client asked to cancel the run.
     private func commit(_ write: RunWrite, logger: Logger) async throws {
-        try await store.commit(write, logger: logger)
-        let channel = keys.runEvents(write.runID)
+        let cancelRequested = try await store.commit(write, logger: logger)
+        await publish(write.runID, events: write.events, logger: logger)
+        if cancelRequested && write.outcome == nil { throw CancelRequested() }
+    }
+
+    private func publish(_ run: RunID, events: some Collection<RunEvent>, logger: Logger) async {
+        let channel = keys.runEvents(run)
         do {
-            _ = try await redis.pipeline(write.events.map { ["PUBLISH", RedisArgument(channel), RedisArgument($0.wireJSON)] })
+            _ = try await redis.pipeline(events.map { ["PUBLISH", RedisArgument(channel), RedisArgument($0.wireJSON)] })
         } catch {
             logger.warning("Publishing events failed; clients will catch up from the event log", metadata: [LogKey.error: "\(error)"])
         }
     }
 }
+
+/// Thrown inside a run when a client asked to cancel it.
+struct CancelRequested: Error {}
 
 /// Hands out consecutive `seq` numbers for one claimed run.
 struct EventSequencer {

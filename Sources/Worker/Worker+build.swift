@@ -3,10 +3,13 @@ import PostgresNIO
 import ServiceLifecycle
 import Shared
 
-/// The worker's services, in start order: the PostgreSQL pool first, the consumer last (so it stops first).
+/// The worker's services, in start order: the PostgreSQL pool and the control-channel listener first, the consumer
+/// last (so it stops first).
 func buildWorkerServices(_ config: WorkerConfiguration, logger: Logger) -> [ServiceGroupConfiguration.ServiceConfiguration] {
     let postgres = PostgresClient(configuration: config.service.postgres, backgroundLogger: logger)
     let redis = RedisClient(endpoint: config.service.redis, logger: logger)
+    let subscriber = RedisSubscriber(endpoint: config.service.redis, logger: logger)
+    let registry = CancellationRegistry()
     let runner = PipelineRunner(
         store: RunStore(client: postgres),
         redis: redis,
@@ -14,11 +17,14 @@ func buildWorkerServices(_ config: WorkerConfiguration, logger: Logger) -> [Serv
         workerID: config.consumerName,
         heartbeatInterval: config.heartbeatInterval,
         leaseDuration: config.leaseDuration,
-        stages: StageCatalog()
+        stages: StageCatalog(),
+        registry: registry
     )
     let consumer = RunConsumer(config: config, postgres: postgres, runner: runner, logger: logger)
     return [
         .init(service: postgres),
+        .init(service: subscriber),
+        .init(service: ControlListener(subscriber: subscriber, channel: config.service.keys.control, registry: registry, logger: logger)),
         .init(service: consumer, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
     ]
 }

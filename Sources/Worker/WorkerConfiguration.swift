@@ -4,8 +4,8 @@ import Shared
 /// A worker process's settings.
 ///
 /// - Configuration keys: the shared ones (`ServiceConfiguration`), plus `worker.concurrency` (runs executed at once,
-///   default 16), `heartbeat.interval` (seconds between lease renewals, default 5) and `lease.duration` (seconds a
-///   claim stays valid without renewal, default 15).
+///   default 16), `heartbeat.interval` (seconds between lease renewals, default 3) and `lease.duration` (seconds a
+///   claim stays valid without renewal, default 10; the scheduler's reaper uses the same value).
 struct WorkerConfiguration: Sendable {
     var service: ServiceConfiguration
     var concurrency: Int
@@ -25,8 +25,8 @@ struct WorkerConfiguration: Sendable {
     }
 
     init(settings: Settings) throws {
-        let heartbeat = try settings.seconds(.heartbeatInterval, default: .seconds(5), in: 0.05...300)
-        let lease = try settings.seconds(.leaseDuration, default: .seconds(15), in: 0.2...3600)
+        let heartbeat = try settings.seconds(.heartbeatInterval, default: .seconds(3), in: 0.05...300)
+        let lease = try settings.seconds(.leaseDuration, default: .seconds(10), in: 0.2...3600)
         guard lease > heartbeat * 2 else {
             throw ConfigurationError(.leaseDuration, "must be more than twice the heartbeat interval")
         }

@@ -24,6 +24,8 @@ struct TestStack {
     let client: any TestClientProtocol
     let service: ServiceConfiguration
     let logger: Logger
+    /// A pool of the test's own on the test database, for checks the API does not expose.
+    let db: PostgresClient
 
     var port: Int { client.port! }
     var baseURL: String { "http://127.0.0.1:\(port)" }
@@ -37,29 +39,51 @@ struct TestStack {
         return config
     }
 
+    /// Timing of the stack's processes; tests of recovery shorten them.
+    struct Options: Sendable {
+        var workers = 2
+        var heartbeat: Duration = .milliseconds(500)
+        var lease: Duration = .seconds(5)
+        var maxDeliveries = 5
+        var reconcileAfter: Duration = .seconds(20)
+        var reconcileInterval: Duration = .seconds(5)
+        var sweepInterval: Duration = .milliseconds(200)
+    }
+
     /// Runs `body` with the whole stack up; shuts everything down afterwards.
     static func run(workers: Int = 2, _ body: @escaping @Sendable (TestStack) async throws -> Void) async throws {
+        var options = Options()
+        options.workers = workers
+        try await run(options, body)
+    }
+
+    /// Runs `body` with the whole stack up, timed by `options`; shuts everything down afterwards.
+    static func run(_ options: Options, _ body: @escaping @Sendable (TestStack) async throws -> Void) async throws {
         let service = TestEnvironment.service()
         let logger = TestEnvironment.logger("stack")
         let app = try await buildApplication(gatewayConfiguration(service), logger: logger)
         var groups: [ServiceGroup] = []
-        for index in 0..<workers {
+        for index in 0..<options.workers {
             let config = WorkerConfiguration(
-                service: service, concurrency: 8, heartbeatInterval: .milliseconds(500), leaseDuration: .seconds(5),
+                service: service, concurrency: 8, heartbeatInterval: options.heartbeat, leaseDuration: options.lease,
                 consumerName: "worker-\(index)"
             )
             groups.append(ServiceGroup(configuration: .init(services: buildWorkerServices(config, logger: logger), logger: logger)))
         }
-        let scheduler = buildScheduler(
-            SchedulerConfiguration(service: service, host: "127.0.0.1", port: 0, leaderTTL: .seconds(2), instanceID: "scheduler-test"),
-            logger: logger
-        )
-        groups.append(ServiceGroup(configuration: .init(services: [scheduler], logger: logger)))
+        var schedulerConfig = SchedulerConfiguration(service: service, host: "127.0.0.1", port: 0, leaderTTL: .seconds(2), instanceID: "scheduler-test")
+        schedulerConfig.leaseDuration = options.lease
+        schedulerConfig.maxDeliveries = options.maxDeliveries
+        schedulerConfig.reconcileAfter = options.reconcileAfter
+        schedulerConfig.reconcileInterval = options.reconcileInterval
+        schedulerConfig.sweepInterval = options.sweepInterval
+        let scheduler = buildScheduler(schedulerConfig, logger: logger)
+        let db = PostgresClient(configuration: service.postgres, backgroundLogger: logger)
+        groups.append(ServiceGroup(configuration: .init(services: [scheduler, db], logger: logger)))
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             for group in groups { tasks.addTask { try await group.run() } }
             do {
                 try await app.test(.live) { client in
-                    try await body(TestStack(client: client, service: service, logger: logger))
+                    try await body(TestStack(client: client, service: service, logger: logger, db: db))
                 }
             } catch {
                 for group in groups { await group.triggerGracefulShutdown() }
@@ -112,6 +136,66 @@ struct TestStack {
             try await Task.sleep(for: .milliseconds(25))
         }
         throw WaitTimeout("run \(run) to finish")
+    }
+}
+
+/// A `netra-worker` process of the test's stack, for tests that kill or signal it.
+final class WorkerProcess: @unchecked Sendable {
+    // `@unchecked Sendable`: used by one test at a time.
+    let process = Process()
+
+    /// The built binary: `NETRA_TEST_WORKER_BINARY`, or `.build/debug/netra-worker` (built by `scripts/test`).
+    static var binary: String {
+        if let path = ProcessInfo.processInfo.environment["NETRA_TEST_WORKER_BINARY"] { return path }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return root.appendingPathComponent(".build/debug/netra-worker").path
+    }
+
+    init(service: ServiceConfiguration, heartbeat: Duration, lease: Duration) throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.binary) else {
+            throw WaitTimeout("the worker binary at \(Self.binary); run `swift build --product netra-worker`")
+        }
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        var environment = ProcessInfo.processInfo.environment
+        environment["NETRA_REDIS_URL"] = TestEnvironment.redisURL
+        environment["NETRA_DATABASE_URL"] = TestEnvironment.databaseURL
+        environment["NETRA_REDIS_PREFIX"] = service.keys.prefix
+        environment["NETRA_HEARTBEAT_INTERVAL"] = Self.seconds(heartbeat)
+        environment["NETRA_LEASE_DURATION"] = Self.seconds(lease)
+        environment["NETRA_DATABASE_POOL_SIZE"] = "5"
+        environment["NETRA_LOG_LEVEL"] = ProcessInfo.processInfo.environment["NETRA_TEST_LOG_LEVEL"] ?? "warning"
+        process.environment = environment
+        try process.run()
+    }
+
+    deinit { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+
+    private static func seconds(_ duration: Duration) -> String {
+        String(Double(duration.wholeMilliseconds) / 1000)
+    }
+
+    func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
+
+    /// Waits for the process to exit and returns its status.
+    func waitForExit(timeout: Duration = .seconds(30)) async throws -> Int32 {
+        let process = process
+        try await waitUntil("worker process to exit", timeout: timeout) { !process.isRunning }
+        return process.terminationStatus
+    }
+}
+
+extension TestStack {
+    /// Submits a run over REST and returns its id.
+    func submit(_ json: String, token: String, headers: HTTPFields = [:]) async throws -> String {
+        let response = try await request(.post, "/api/agent/runs", token: token, json: json, headers: headers)
+        #expect(response.status == .accepted, "\(String(buffer: response.body))")
+        return try #require(try self.json(response)["run_id"]?.stringValue)
+    }
+
+    /// Runs a query on the test database and returns the first column of the first row.
+    func scalar<T: PostgresDecodable & Sendable>(_ type: T.Type, _ query: PostgresQuery) async throws -> T? {
+        for try await value in try await db.query(query).decode(T.self) { return value }
+        return nil
     }
 }
 

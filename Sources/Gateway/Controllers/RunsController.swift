@@ -6,6 +6,7 @@ import Shared
 struct RunsController: Sendable {
     let submitter: RunSubmitter
     let runs: RunStore
+    let control: RunControl
 
     struct Accepted: Encodable {
         let runID: RunID
@@ -92,17 +93,34 @@ struct RunsController: Sendable {
             return try jsonResponse(RunBody(run, stages: stages, includeResult: true))
         }
         group.get("/history") { request, context in
-            let identity = try context.requireIdentity()
-            let limit = try Paging.limit(request)
-            var before: RunID?
-            if let text = request.uri.queryParameters.get("before") {
-                guard let id = RunID(text) else { throw NetraError.invalid("before must be a run id") }
-                before = id
-            }
-            let page = try await runs.history(tenant: identity.tenantID, limit: limit, before: before, logger: context.logger)
-            let next = page.count == limit ? page.last?.id : nil
-            return try jsonResponse(History(runs: page.map { RunBody($0, stages: nil, includeResult: false) }, nextBefore: next))
+            try await history(request, context: context, status: nil)
         }
+        group.get("/dead") { request, context in
+            try await history(request, context: context, status: .dead)
+        }
+        group.post("/runs/{run_id}/cancel") { _, context in
+            let identity = try context.requireIdentity()
+            return try jsonResponse(try await control.cancel(try runID(context), identity: identity, logger: context.logger))
+        }
+        group.post("/runs/{run_id}/retry") { _, context in
+            let identity = try context.requireIdentity()
+            let entry = try await control.retry(try runID(context), identity: identity, logger: context.logger)
+            return try jsonResponse(Accepted(runID: entry.runID, threadID: nil, status: .queued), status: .accepted)
+        }
+    }
+
+    /// A page of the tenant's runs, newest first.
+    private func history(_ request: Request, context: GatewayContext, status: RunStatus?) async throws -> Response {
+        let identity = try context.requireIdentity()
+        let limit = try Paging.limit(request)
+        var before: RunID?
+        if let text = request.uri.queryParameters.get("before") {
+            guard let id = RunID(text) else { throw NetraError.invalid("before must be a run id") }
+            before = id
+        }
+        let page = try await runs.history(tenant: identity.tenantID, status: status, limit: limit, before: before, logger: context.logger)
+        let next = page.count == limit ? page.last?.id : nil
+        return try jsonResponse(History(runs: page.map { RunBody($0, stages: nil, includeResult: false) }, nextBefore: next))
     }
 
     /// The `{run_id}` path parameter; a malformed id is as unknown as a missing run.

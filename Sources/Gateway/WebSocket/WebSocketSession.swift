@@ -3,7 +3,8 @@ import HummingbirdWebSocket
 import Logging
 import Shared
 
-/// One client's WebSocket: greets, sends heartbeats, and handles `start_agent`, `subscribe_run` and `ping`.
+/// One client's WebSocket: greets, sends heartbeats, and handles `start_agent`, `stop_agent`, `subscribe_run` and
+/// `ping`.
 ///
 /// Each watched run is relayed by a child task; leaving the session cancels them.
 struct WebSocketSession: Sendable {
@@ -11,6 +12,7 @@ struct WebSocketSession: Sendable {
     let submitter: RunSubmitter
     let relay: EventRelay
     let runs: RunStore
+    let control: RunControl
     let heartbeatInterval: Duration
     let logger: Logger
 
@@ -34,6 +36,11 @@ struct WebSocketSession: Sendable {
 
     private struct Payload<Data: Decodable>: Decodable {
         let data: Data
+    }
+
+    private struct StopAgent: Decodable {
+        let runID: RunID
+        enum CodingKeys: String, CodingKey { case runID = "run_id" }
     }
 
     private struct SubscribeRun: Decodable {
@@ -94,6 +101,10 @@ struct WebSocketSession: Sendable {
                     return
                 }
                 startRelay(request.runID, after: request.lastSeq ?? 0, group: &group, send: send)
+            case "stop_agent":
+                let request = try JSONDecoder().decode(Payload<StopAgent>.self, from: data).data
+                let result = try await control.cancel(request.runID, identity: identity, logger: logger)
+                try await send(ServerMessage.json(type: .agentLog, data: ServerMessage.data(result), runID: request.runID))
             case "ping":
                 try await send(ServerMessage.json(type: .heartbeat, data: #"{"pong":true}"#))
             default:

@@ -31,6 +31,8 @@ public struct SettingKey: Sendable, Hashable {
     public static let heartbeatInterval = SettingKey("heartbeat.interval")
     public static let leaseDuration = SettingKey("lease.duration")
     public static let leaderTTL = SettingKey("leader.ttl")
+    public static let maxDeliveries = SettingKey("max.deliveries")
+    public static let reconcileAfter = SettingKey("reconcile.after")
     public static let logLevel = SettingKey("log.level")
 }
 

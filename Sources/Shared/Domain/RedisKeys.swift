@@ -10,6 +10,12 @@ public struct RedisKeys: Sendable, Hashable {
     public var workerGroup: String { "workers" }
     /// The pub/sub channel carrying one run's events.
     public func runEvents(_ run: RunID) -> String { "\(prefix):run:\(run):events" }
+    /// Runs that were delivered too often (poison messages), for inspection.
+    public var deadLetterStream: String { "\(prefix):runs:dead" }
+    /// The sorted set of entries waiting for their due time (retry backoff), scored by due time in milliseconds.
+    public var delayedSet: String { "\(prefix):runs:delayed" }
+    /// The control channel: cancellation requests carry the run id.
+    public var control: String { "\(prefix):control" }
     /// The scheduler's leader lock.
     public var schedulerLeader: String { "\(prefix):scheduler:leader" }
 }

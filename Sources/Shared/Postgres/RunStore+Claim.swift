@@ -32,6 +32,12 @@ public struct ClaimedRun: Sendable {
     }
 }
 
+/// The state of a renewed lease.
+public struct LeaseStatus: Sendable, Equatable {
+    /// A client asked to cancel the run.
+    public var cancelRequested: Bool
+}
+
 /// Thrown when a worker writes for an attempt that no longer owns the run.
 public struct LeaseLost: Error, CustomStringConvertible {
     public let runID: RunID
@@ -47,7 +53,7 @@ public struct LeaseLost: Error, CustomStringConvertible {
 /// Everything one step of a run writes, committed in one fenced transaction.
 public struct RunWrite: Sendable {
     /// How the run ends, when this write ends it.
-    public enum Outcome: Sendable {
+    public enum Outcome: Sendable, Equatable {
         case succeeded(result: String)
         case failed(error: String)
         case cancelled
@@ -92,14 +98,15 @@ extension RunStore {
                     started_at = COALESCE(started_at, now()), updated_at = now()
                 WHERE id = \(entry.runID.uuid) AND tenant_id = \(entry.tenantID.uuid)
                   AND ((status = 'queued' AND attempt = \(entry.attempt)) OR (status = 'running' AND lease_expires_at < now()))
-                RETURNING thread_id, pipeline, input::text, attempt,
-                    (SELECT COALESCE(max(seq), 0) FROM run_events WHERE run_id = \(entry.runID.uuid))
+                RETURNING thread_id, pipeline, input::text, attempt
                 """,
                 logger: logger
             )
-            var claimed: (UUID?, String, String, Int, Int)?
-            for try await row in rows.decode((UUID?, String, String, Int, Int).self) { claimed = row }
-            guard let (thread, pipeline, input, attempt, lastSeq) = claimed else { return nil }
+            var claimed: (UUID?, String, String, Int)?
+            for try await row in rows.decode((UUID?, String, String, Int).self) { claimed = row }
+            guard let (thread, pipeline, input, attempt) = claimed else { return nil }
+            // A statement of its own, so it sees events a previous owner committed while this one waited for the row.
+            let lastSeq = try await Self.lastSeq(of: entry.runID, on: connection, logger: logger)
             let stages = try await Self.stageRecords(
                 try await connection.query(
                     """
@@ -118,26 +125,51 @@ extension RunStore {
 
     /// Extends the lease of the attempt that owns the run.
     ///
-    /// - Returns: `false` when the attempt lost the run.
-    public func renewLease(_ run: RunID, attempt: Int, lease: Duration, logger: Logger) async throws -> Bool {
+    /// - Returns: `nil` when the attempt lost the run; otherwise whether a cancellation was requested.
+    public func renewLease(_ run: RunID, attempt: Int, lease: Duration, logger: Logger) async throws -> LeaseStatus? {
         let leaseSeconds = Double(lease.wholeMilliseconds) / 1000
         let rows = try await client.query(
             """
             UPDATE runs SET lease_expires_at = now() + make_interval(secs => \(leaseSeconds))
-            WHERE id = \(run.uuid) AND attempt = \(attempt) AND status = 'running' RETURNING id
+            WHERE id = \(run.uuid) AND attempt = \(attempt) AND status = 'running'
+            RETURNING cancel_requested_at IS NOT NULL
             """,
             logger: logger
         )
-        for try await _ in rows { return true }
-        return false
+        for try await cancelRequested in rows.decode(Bool.self) { return LeaseStatus(cancelRequested: cancelRequested) }
+        return nil
+    }
+
+    /// Gives up the lease of a run this worker cannot finish (shutting down), so another worker may claim it at once.
+    public func releaseLease(_ run: RunID, attempt: Int, logger: Logger) async throws {
+        try await client.query(
+            """
+            UPDATE runs SET lease_expires_at = now() - interval '1 millisecond'
+            WHERE id = \(run.uuid) AND attempt = \(attempt) AND status = 'running'
+            """,
+            logger: logger
+        )
+    }
+
+    /// The highest `seq` stored for the run (0 when it has no events).
+    public func lastSeq(of run: RunID, logger: Logger) async throws -> Int {
+        try await client.withConnection { try await Self.lastSeq(of: run, on: $0, logger: logger) }
+    }
+
+    static func lastSeq(of run: RunID, on connection: PostgresConnection, logger: Logger) async throws -> Int {
+        let rows = try await connection.query("SELECT COALESCE(max(seq), 0) FROM run_events WHERE run_id = \(run.uuid)", logger: logger)
+        for try await seq in rows.decode(Int.self) { return seq }
+        return 0
     }
 
     /// Commits a step of a run: its events, its checkpoint and state change, all or nothing.
     ///
+    /// - Returns: Whether a cancellation of the run has been requested.
     /// - Throws: `LeaseLost` when `write.attempt` no longer owns the run; nothing is written then.
-    public func commit(_ write: RunWrite, logger: Logger) async throws {
+    @discardableResult
+    public func commit(_ write: RunWrite, logger: Logger) async throws -> Bool {
         try await client.transaction(logger: logger) { connection in
-            try await Self.fence(write, on: connection, logger: logger)
+            let cancelRequested = try await Self.fence(write, on: connection, logger: logger)
             if let stage = write.checkpoint {
                 try await connection.query(
                     """
@@ -148,33 +180,42 @@ extension RunStore {
                     logger: logger
                 )
             }
-            guard !write.events.isEmpty else { return }
-            let seqs = write.events.map(\.seq)
-            let types = write.events.map(\.type.rawValue)
-            let agents = write.events.map { $0.agentName ?? "" }
-            let data = write.events.map(\.data)
-            let times = write.events.map(\.timestamp)
-            try await connection.query(
-                """
-                INSERT INTO run_events (run_id, seq, tenant_id, type, agent_name, data, created_at)
-                SELECT \(write.runID.uuid), e.seq, \(write.tenantID.uuid), e.type, NULLIF(e.agent, ''), e.data::jsonb, e.at
-                FROM unnest(\(seqs)::integer[], \(types)::text[], \(agents)::text[], \(data)::text[], \(times)::timestamptz[])
-                    AS e(seq, type, agent, data, at)
-                """,
-                logger: logger
-            )
+            try await Self.insert(write.events, tenant: write.tenantID, on: connection, logger: logger)
+            return cancelRequested
         }
     }
 
+    /// Inserts events of one run in one statement.
+    static func insert(_ events: [RunEvent], tenant: TenantID, on connection: PostgresConnection, logger: Logger) async throws {
+        guard let run = events.first?.runID else { return }
+        let seqs = events.map(\.seq)
+        let types = events.map(\.type.rawValue)
+        let agents = events.map { $0.agentName ?? "" }
+        let data = events.map(\.data)
+        let times = events.map(\.timestamp)
+        try await connection.query(
+            """
+            INSERT INTO run_events (run_id, seq, tenant_id, type, agent_name, data, created_at)
+            SELECT \(run.uuid), e.seq, \(tenant.uuid), e.type, NULLIF(e.agent, ''), e.data::jsonb, e.at
+            FROM unnest(\(seqs)::integer[], \(types)::text[], \(agents)::text[], \(data)::text[], \(times)::timestamptz[])
+                AS e(seq, type, agent, data, at)
+            """,
+            logger: logger
+        )
+    }
+
     /// Updates the run row if `write.attempt` still owns it; throws `LeaseLost` otherwise.
-    private static func fence(_ write: RunWrite, on connection: PostgresConnection, logger: Logger) async throws {
+    ///
+    /// - Returns: Whether a cancellation of the run has been requested.
+    private static func fence(_ write: RunWrite, on connection: PostgresConnection, logger: Logger) async throws -> Bool {
         let rows: PostgresRowSequence
         switch write.outcome {
         case nil:
             rows = try await connection.query(
                 """
                 UPDATE runs SET current_stage = COALESCE(\(write.currentStage), current_stage), updated_at = now()
-                WHERE id = \(write.runID.uuid) AND attempt = \(write.attempt) AND status = 'running' RETURNING id
+                WHERE id = \(write.runID.uuid) AND attempt = \(write.attempt) AND status = 'running'
+                RETURNING cancel_requested_at IS NOT NULL
                 """,
                 logger: logger
             )
@@ -183,7 +224,8 @@ extension RunStore {
                 """
                 UPDATE runs SET status = 'succeeded', result = \(result)::jsonb, current_stage = NULL,
                     finished_at = now(), updated_at = now(), lease_expires_at = NULL
-                WHERE id = \(write.runID.uuid) AND attempt = \(write.attempt) AND status = 'running' RETURNING id
+                WHERE id = \(write.runID.uuid) AND attempt = \(write.attempt) AND status = 'running'
+                RETURNING cancel_requested_at IS NOT NULL
                 """,
                 logger: logger
             )
@@ -192,7 +234,8 @@ extension RunStore {
                 """
                 UPDATE runs SET status = 'failed', error = \(error)::jsonb, finished_at = now(), updated_at = now(),
                     lease_expires_at = NULL
-                WHERE id = \(write.runID.uuid) AND attempt = \(write.attempt) AND status = 'running' RETURNING id
+                WHERE id = \(write.runID.uuid) AND attempt = \(write.attempt) AND status = 'running'
+                RETURNING cancel_requested_at IS NOT NULL
                 """,
                 logger: logger
             )
@@ -200,12 +243,13 @@ extension RunStore {
             rows = try await connection.query(
                 """
                 UPDATE runs SET status = 'cancelled', finished_at = now(), updated_at = now(), lease_expires_at = NULL
-                WHERE id = \(write.runID.uuid) AND attempt = \(write.attempt) AND status = 'running' RETURNING id
+                WHERE id = \(write.runID.uuid) AND attempt = \(write.attempt) AND status = 'running'
+                RETURNING cancel_requested_at IS NOT NULL
                 """,
                 logger: logger
             )
         }
-        for try await _ in rows { return }
+        for try await cancelRequested in rows.decode(Bool.self) { return cancelRequested }
         throw LeaseLost(runID: write.runID, attempt: write.attempt)
     }
 }

@@ -75,28 +75,19 @@ public struct RunStore: Sendable {
         return try await Self.records(rows).first
     }
 
-    /// The tenant's runs, newest first; `before` continues after a run of the previous page.
-    public func history(tenant: TenantID, limit: Int, before: RunID?, logger: Logger) async throws -> [RunRecord] {
-        let rows: PostgresRowSequence
-        if let before {
-            rows = try await client.query(
-                """
-                SELECT \(unescaped: Self.runColumns) FROM runs
-                WHERE tenant_id = \(tenant.uuid)
-                  AND (created_at, id) < (SELECT created_at, id FROM runs WHERE id = \(before.uuid) AND tenant_id = \(tenant.uuid))
-                ORDER BY created_at DESC, id DESC LIMIT \(limit)
-                """,
-                logger: logger
-            )
-        } else {
-            rows = try await client.query(
-                """
-                SELECT \(unescaped: Self.runColumns) FROM runs WHERE tenant_id = \(tenant.uuid)
-                ORDER BY created_at DESC, id DESC LIMIT \(limit)
-                """,
-                logger: logger
-            )
-        }
+    /// The tenant's runs, newest first, optionally only those in `status`; `before` continues after a run of the
+    /// previous page.
+    public func history(tenant: TenantID, status: RunStatus? = nil, limit: Int, before: RunID?, logger: Logger) async throws -> [RunRecord] {
+        let rows = try await client.query(
+            """
+            SELECT \(unescaped: Self.runColumns) FROM runs
+            WHERE tenant_id = \(tenant.uuid) AND (\(status?.rawValue)::text IS NULL OR status = \(status?.rawValue))
+              AND (\(before?.uuid)::uuid IS NULL OR (created_at, id) <
+                   (SELECT created_at, id FROM runs WHERE id = \(before?.uuid) AND tenant_id = \(tenant.uuid)))
+            ORDER BY created_at DESC, id DESC LIMIT \(limit)
+            """,
+            logger: logger
+        )
         return try await Self.records(rows)
     }
 

@@ -68,7 +68,7 @@ extension RedisClient {
     }
 
     /// Parses `[id, [field, value, …]]`; a deleted entry (nil fields) yields `nil`.
-    static func parseEntry(_ value: RedisValue) throws -> StreamEntry? {
+    public static func parseEntry(_ value: RedisValue) throws -> StreamEntry? {
         guard let pair = value.array, pair.count == 2, let id = pair[0].string else {
             throw RedisError(.unexpectedReply, "stream entry \(value)")
         }

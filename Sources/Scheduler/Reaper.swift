@@ -1,0 +1,115 @@
+import Foundation
+import Logging
+import NIOCore
+import Shared
+
+/// Recovers runs whose worker died: claims stream entries idle past the lease (`XAUTOCLAIM`) and, for each,
+/// acknowledges it (run already final), leaves it (owner still holds a valid lease), re-enqueues it (a fresh entry
+/// that the next worker claims because the lease expired), or, after `maxDeliveries`, ends the run as `dead` and
+/// copies the entry to the dead-letter stream.
+struct Reaper: Sendable {
+    let redis: RedisClient
+    let store: RunStore
+    let keys: RedisKeys
+    /// The reaper's consumer name in the group.
+    let consumer: String
+    /// Entries idle longer than this are candidates; equal to the workers' lease.
+    let minIdle: Duration
+    let maxDeliveries: Int
+
+    /// What one sweep did.
+    struct Report: Equatable {
+        var requeued = 0
+        var dead = 0
+        var acknowledged = 0
+        var alive = 0
+    }
+
+    /// Examines every idle entry once.
+    @discardableResult
+    func sweep(logger: Logger) async throws -> Report {
+        var report = Report()
+        var cursor = "0-0"
+        repeat {
+            let reply = try await redis.send([
+                "XAUTOCLAIM", RedisArgument(keys.runStream), RedisArgument(keys.workerGroup), RedisArgument(consumer),
+                RedisArgument(Int(minIdle.wholeMilliseconds)), RedisArgument(cursor), "COUNT", "100",
+            ])
+            guard let parts = reply.array, parts.count >= 2, let next = parts[0].string, let entries = parts[1].array else {
+                throw RedisError(.unexpectedReply, "XAUTOCLAIM replied \(reply)")
+            }
+            for value in entries {
+                guard let entry = try RedisClient.parseEntry(value) else { continue }
+                try await recover(entry, report: &report, logger: logger)
+            }
+            cursor = next
+        } while cursor != "0-0"
+        return report
+    }
+
+    private func recover(_ entry: StreamEntry, report: inout Report, logger: Logger) async throws {
+        guard let run = RunStreamEntry(entry),
+            let state = try await store.recoveryState(run.runID, tenant: run.tenantID, logger: logger),
+            !state.status.isFinal
+        else {
+            try await redis.ack(keys.workerGroup, stream: keys.runStream, ids: [entry.id])
+            report.acknowledged += 1
+            return
+        }
+        let logger = logger.with(LogKey.runID, "\(run.runID)")
+        if state.status == .running && !state.leaseExpired {
+            report.alive += 1
+            return
+        }
+        if state.deliveries >= maxDeliveries {
+            let events = try await store.markDead(
+                run.runID, tenant: run.tenantID, reason: "delivered \(state.deliveries) times without finishing", logger: logger
+            )
+            _ = try await redis.pipeline(
+                events.map { ["PUBLISH", RedisArgument(keys.runEvents(run.runID)), RedisArgument($0.wireJSON)] } + [
+                    RedisClient.xaddCommand(
+                        keys.deadLetterStream,
+                        fields: ["run": run.runID.description, "tenant": run.tenantID.description, "deliveries": String(state.deliveries)]
+                    ),
+                    ["XACK", RedisArgument(keys.runStream), RedisArgument(keys.workerGroup), RedisArgument(entry.id)],
+                ]
+            )
+            logger.warning("Run is dead after repeated deliveries", metadata: ["deliveries": "\(state.deliveries)"])
+            report.dead += 1
+            return
+        }
+        // The new entry and the acknowledgement of the old one go together (MULTI), so the run is never in neither.
+        let fresh = RunStreamEntry(runID: run.runID, tenantID: run.tenantID, attempt: state.attempt)
+        let replies = try await redis.pipeline([
+            ["MULTI"],
+            RedisClient.xaddCommand(keys.runStream, fields: fresh.fields),
+            ["XACK", RedisArgument(keys.runStream), RedisArgument(keys.workerGroup), RedisArgument(entry.id)],
+            ["EXEC"],
+        ])
+        if case .error(let message) = replies.last { throw RedisError(.server, message) }
+        logger.info("Re-enqueued a run whose worker stopped", metadata: [LogKey.attempt: "\(state.attempt)"])
+        report.requeued += 1
+    }
+}
+
+/// Re-enqueues runs that are queued in PostgreSQL but were never (or no longer are) in the stream: the gateway died
+/// between its insert and its XADD, or Redis lost data.
+struct Reconciler: Sendable {
+    let redis: RedisClient
+    let store: RunStore
+    let keys: RedisKeys
+    /// How long a run may wait queued before it is handed to Redis again.
+    let age: Duration
+
+    @discardableResult
+    func sweep(logger: Logger) async throws -> Int {
+        var total = 0
+        while true {
+            let entries = try await store.takeStaleQueued(olderThan: age, limit: 500, logger: logger)
+            guard !entries.isEmpty else { return total }
+            _ = try await redis.pipeline(entries.map { RedisClient.xaddCommand(keys.runStream, fields: $0.fields) })
+            logger.info("Re-enqueued queued runs missing from the stream", metadata: ["count": "\(entries.count)"])
+            total += entries.count
+        }
+    }
+}

@@ -1,0 +1,40 @@
+import Logging
+import ServiceLifecycle
+import Shared
+
+/// The leader's periodic work: the reaper every `interval`, the reconciler every `reconcileInterval`.
+/// Standby replicas only watch the lock.
+struct SchedulerDuties: Service {
+    let election: LeaderElection
+    let reaper: Reaper
+    let reconciler: Reconciler
+    let interval: Duration
+    let reconcileInterval: Duration
+    let logger: Logger
+
+    func run() async throws {
+        // Reaper and reconciler may be interrupted at any point: each step is safe to repeat.
+        await cancelWhenGracefulShutdown {
+            let clock = ContinuousClock()
+            var lastReconcile = clock.now - reconcileInterval
+            while !Task.isCancelled {
+                if election.isLeader {
+                    do {
+                        try await reaper.sweep(logger: logger)
+                    } catch {
+                        logger.warning("Reaper sweep failed", metadata: [LogKey.error: "\(error)"])
+                    }
+                    if clock.now - lastReconcile >= reconcileInterval {
+                        lastReconcile = clock.now
+                        do {
+                            try await reconciler.sweep(logger: logger)
+                        } catch {
+                            logger.warning("Reconciler sweep failed", metadata: [LogKey.error: "\(error)"])
+                        }
+                    }
+                }
+                try? await Task.sleep(for: interval)
+            }
+        }
+    }
+}
