@@ -37,7 +37,7 @@ struct ConfigurationTests {
         #expect(message { _ = try WorkerConfiguration(settings: Settings(environment: ["NETRA_HEARTBEAT_INTERVAL": "10", "NETRA_LEASE_DURATION": "15"])) }?
             .hasPrefix("configuration error: NETRA_LEASE_DURATION (--lease-duration)") == true)
         let worker = try WorkerConfiguration(settings: Settings(flags: ["worker.concurrency": "4"], environment: [:]))
-        #expect(worker.concurrency == 4 && worker.heartbeatInterval == .seconds(5) && worker.leaseDuration == .seconds(15))
+        #expect(worker.concurrency == 4 && worker.heartbeatInterval == .seconds(3) && worker.leaseDuration == .seconds(10))
         #expect(message { _ = try SchedulerConfiguration(settings: Settings(environment: ["NETRA_LEADER_TTL": "soon"])) }?
             .hasPrefix("configuration error: NETRA_LEADER_TTL (--leader-ttl)") == true)
     }
