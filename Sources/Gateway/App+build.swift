@@ -70,7 +70,10 @@ func buildRouter(_ dependencies: GatewayDependencies) -> Router<GatewayContext> 
     let protected = api.group().add(middleware: AuthMiddleware(tokens: dependencies.tokens))
     auth.addProtectedRoutes(to: protected.group("auth"))
     ThreadsController(threads: dependencies.threads).addRoutes(to: protected.group("threads"))
-    RunsController(submitter: dependencies.submitter, runs: dependencies.runs, control: dependencies.control).addRoutes(to: protected.group("agent"))
+    let agent = protected.group("agent")
+    RunsController(submitter: dependencies.submitter, runs: dependencies.runs, control: dependencies.control).addRoutes(to: agent)
+    EventsController(runs: dependencies.runs, relay: dependencies.relay, heartbeatInterval: dependencies.config.heartbeatInterval)
+        .addRoutes(to: agent)
 
     let session = dependencies
     router.group("ws").add(middleware: AuthMiddleware(tokens: dependencies.tokens, allowQueryToken: true)).ws("") { inbound, outbound, context in

@@ -27,6 +27,15 @@ struct RunSubmitter: Sendable {
 
     /// Validates the request and inserts the queued run. Call `enqueue` afterwards.
     func create(_ request: Request, identity: Identity, logger: Logger) async throws -> RunRecord {
+        try await create(request, identity: identity, idempotencyKey: nil, logger: logger).run
+    }
+
+    /// Validates the request and inserts the queued run, or returns the run created earlier with the same
+    /// idempotency key (`created == false`; do not enqueue it again).
+    func create(_ request: Request, identity: Identity, idempotencyKey: String?, logger: Logger) async throws -> (run: RunRecord, created: Bool) {
+        if let key = idempotencyKey {
+            guard (1...255).contains(key.utf8.count) else { throw NetraError.invalid("Idempotency-Key must be 1 to 255 bytes") }
+        }
         let message = request.message.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !message.isEmpty else { throw NetraError.invalid("message must not be empty") }
         guard message.count <= Self.maxMessageLength else { throw NetraError.invalid("message is longer than \(Self.maxMessageLength) characters") }
@@ -46,10 +55,10 @@ struct RunSubmitter: Sendable {
             }
         }
         let input = try JSONText.encode(RunInput(message: message, parameters: parameters))
-        return try await runs.create(
+        return try await runs.createOrReplay(
             NewRun(
                 tenantID: identity.tenantID, threadID: request.threadID, userID: identity.userID, pipeline: pipeline.rawValue,
-                input: input, stageCount: stages.count, message: message
+                input: input, stageCount: stages.count, message: message, idempotencyKey: idempotencyKey
             ),
             logger: logger
         )
@@ -57,14 +66,13 @@ struct RunSubmitter: Sendable {
 
     /// Hands the run to the workers (XADD).
     ///
-    /// If Redis does not take the entry, the run is marked failed so no queued row is left that nothing will run.
-    func enqueue(_ run: RunRecord, logger: Logger) async throws {
+    /// The run is already durable in PostgreSQL (a transactional outbox): if Redis does not take the entry, the
+    /// scheduler's reconciler enqueues it later, so the request still succeeds.
+    func enqueue(_ run: RunRecord, logger: Logger) async {
         do {
             try await redis.xadd(keys.runStream, fields: RunStreamEntry(runID: run.id, tenantID: run.tenantID, attempt: run.attempt).fields)
         } catch {
-            logger.warning("Enqueue failed", metadata: [LogKey.runID: "\(run.id)", LogKey.error: "\(error)"])
-            try? await runs.abandon(run.id, tenant: run.tenantID, reason: "enqueue_failed", logger: logger)
-            throw NetraError.unavailable
+            logger.warning("Enqueue failed; the reconciler will enqueue the run", metadata: [LogKey.runID: "\(run.id)", LogKey.error: "\(error)"])
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Shared
 
@@ -79,9 +80,12 @@ struct RunsController: Sendable {
         group.post("/runs") { request, context in
             let identity = try context.requireIdentity()
             let body = try await request.decodeJSON(RunSubmitter.Request.self, context: context)
-            let run = try await submitter.create(body, identity: identity, logger: context.logger)
-            try await submitter.enqueue(run, logger: context.logger)
-            return try jsonResponse(Accepted(runID: run.id, threadID: run.threadID, status: run.status), status: .accepted)
+            let key = request.headers[.idempotencyKey]
+            let (run, created) = try await submitter.create(body, identity: identity, idempotencyKey: key, logger: context.logger)
+            if created { await submitter.enqueue(run, logger: context.logger) }
+            var response = try jsonResponse(Accepted(runID: run.id, threadID: run.threadID, status: run.status), status: .accepted)
+            if !created { response.headers[.idempotentReplayed] = "true" }
+            return response
         }
         group.get("/status/{run_id}") { _, context in
             let identity = try context.requireIdentity()
@@ -130,4 +134,13 @@ struct RunsController: Sendable {
         }
         return id
     }
+}
+
+extension HTTPField.Name {
+    /// The client's key for safe retries of `POST /api/agent/runs`.
+    static let idempotencyKey = Self("Idempotency-Key")!
+    /// Set on a response that returns the run an earlier request with the same key created.
+    static let idempotentReplayed = Self("Idempotent-Replayed")!
+    /// The last event an EventSource saw, sent when it reconnects.
+    static let lastEventID = Self("Last-Event-ID")!
 }

@@ -137,7 +137,7 @@ struct WebSocketSession: Sendable {
             try? await submitter.runs.abandon(run.id, tenant: run.tenantID, reason: "enqueue_failed", logger: logger)
             throw NetraError.unavailable
         }
-        try await submitter.enqueue(run, logger: logger)
+        await submitter.enqueue(run, logger: logger)
     }
 
     private func startRelay(

@@ -13,8 +13,14 @@ public struct NewRun: Sendable {
     public var stageCount: Int
     /// The user's message, stored in the thread's history when the run has a thread.
     public var message: String?
+    /// The client's `Idempotency-Key`: the same key within 24 hours returns the same run.
+    public var idempotencyKey: String?
 
-    public init(tenantID: TenantID, threadID: ThreadID?, userID: UserID?, pipeline: String, input: String, stageCount: Int, message: String?) {
+    public init(
+        tenantID: TenantID, threadID: ThreadID?, userID: UserID?, pipeline: String, input: String, stageCount: Int, message: String?,
+        idempotencyKey: String? = nil
+    ) {
+        self.idempotencyKey = idempotencyKey
         self.tenantID = tenantID
         self.threadID = threadID
         self.userID = userID
@@ -38,17 +44,45 @@ public struct RunStore: Sendable {
 
     /// Inserts a queued run (and the user's message, when the run belongs to a thread) in one transaction.
     public func create(_ new: NewRun, logger: Logger) async throws -> RunRecord {
+        try await createOrReplay(new, logger: logger).run
+    }
+
+    /// Inserts a queued run, unless the tenant used the same idempotency key in the last 24 hours: then the earlier
+    /// run is returned with `created == false`. Concurrent requests with one key get one run.
+    public func createOrReplay(_ new: NewRun, logger: Logger) async throws -> (run: RunRecord, created: Bool) {
         let id = RunID()
         return try await client.transaction(logger: logger) { connection in
+            if let key = new.idempotencyKey {
+                // A key older than 24 hours is free again.
+                try await connection.query(
+                    """
+                    UPDATE runs SET idempotency_key = NULL
+                    WHERE tenant_id = \(new.tenantID.uuid) AND idempotency_key = \(key) AND created_at < now() - interval '24 hours'
+                    """,
+                    logger: logger
+                )
+            }
             let rows = try await connection.query(
                 """
-                INSERT INTO runs (id, tenant_id, thread_id, pipeline, input, status, stage_count)
-                VALUES (\(id.uuid), \(new.tenantID.uuid), \(new.threadID?.uuid), \(new.pipeline), \(new.input)::jsonb, 'queued', \(new.stageCount))
+                INSERT INTO runs (id, tenant_id, thread_id, pipeline, input, status, stage_count, idempotency_key)
+                VALUES (\(id.uuid), \(new.tenantID.uuid), \(new.threadID?.uuid), \(new.pipeline), \(new.input)::jsonb, 'queued',
+                        \(new.stageCount), \(new.idempotencyKey))
+                ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
                 RETURNING \(unescaped: Self.runColumns)
                 """,
                 logger: logger
             )
-            guard let run = try await Self.records(rows).first else { throw PostgresStoreError.missingRow }
+            guard let run = try await Self.records(rows).first else {
+                let existing = try await connection.query(
+                    """
+                    SELECT \(unescaped: Self.runColumns) FROM runs
+                    WHERE tenant_id = \(new.tenantID.uuid) AND idempotency_key = \(new.idempotencyKey)
+                    """,
+                    logger: logger
+                )
+                guard let run = try await Self.records(existing).first else { throw PostgresStoreError.missingRow }
+                return (run, false)
+            }
             if let thread = new.threadID, let message = new.message {
                 try await connection.query(
                     """
@@ -62,7 +96,7 @@ public struct RunStore: Sendable {
                     logger: logger
                 )
             }
-            return run
+            return (run, true)
         }
     }
 

@@ -1,0 +1,135 @@
+import AsyncHTTPClient
+import Foundation
+import HTTPTypes
+import NIOCore
+import Shared
+import SharedTestSupport
+import Synchronization
+import Testing
+import WSClient
+
+@testable import Gateway
+
+@Suite("Idempotent submission and resumable event streams")
+struct EventStreamTests {
+    @Test func theSameIdempotencyKeyGivesTheSameRunEvenConcurrently() async throws {
+        try await TestStack.run(workers: 1) { stack in
+            let token = try await stack.tenantToken()
+            let key = "key-\(UUID())"
+            let ids = try await withThrowingTaskGroup(of: (String, Bool).self) { group in
+                for _ in 0..<10 {
+                    group.addTask {
+                        var request = HTTPClientRequest(url: "\(stack.baseURL)/api/agent/runs")
+                        request.method = .POST
+                        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+                        request.headers.add(name: "Idempotency-Key", value: key)
+                        request.body = .bytes(ByteBuffer(string: #"{"message":"once","pipeline":"bench","parameters":{"stages":1}}"#))
+                        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+                        #expect(response.status == .accepted)
+                        let body = String(buffer: try await response.body.collect(upTo: 1 << 20))
+                        let replayed = response.headers.first(name: "Idempotent-Replayed") == "true"
+                        return (try #require(JSONValue(text: body)?["run_id"]?.stringValue), replayed)
+                    }
+                }
+                return try await group.reduce(into: [(String, Bool)]()) { $0.append($1) }
+            }
+            #expect(Set(ids.map(\.0)).count == 1)
+            #expect(ids.filter { !$0.1 }.count == 1)
+            let id = try #require(ids.first?.0)
+            #expect(try await stack.waitForFinalStatus(id, token: token)["status"]?.stringValue == "succeeded")
+            #expect(try await stack.scalar(Int.self, "SELECT count(*) FROM runs WHERE idempotency_key = \(key)") == 1)
+            // Executed once, although ten requests asked.
+            #expect(try await stack.scalar(Int.self, "SELECT attempt FROM runs WHERE idempotency_key = \(key)") == 1)
+            let other = try await stack.submit(#"{"message":"twice"}"#, token: token, headers: [HTTPField.Name("Idempotency-Key")!: "key-\(UUID())"])
+            #expect(other != id)
+        }
+    }
+
+    @Test func eventsAfterASeqAsJSONAndAsServerSentEvents() async throws {
+        try await TestStack.run(workers: 1) { stack in
+            let token = try await stack.tenantToken()
+            let id = try await stack.submit(#"{"message":"m","pipeline":"bench","parameters":{"stages":3,"stage_ms":150}}"#, token: token)
+
+            // An EventSource opened while the run is in flight replays, follows live, and closes after the last event.
+            let frames = try await withDeadline("the SSE stream to end") { try await Self.sse(stack, run: id, token: token, lastEventID: nil) }
+            #expect(frames.map(\.id) == Array(1...8))
+            #expect(frames.last?.event == "agent_completed")
+            #expect(frames.allSatisfy { JSONValue(text: $0.data)?["metadata"]?["seq"]?.intValue == $0.id })
+
+            // Resuming after seq 5 (Last-Event-ID) gives exactly the rest.
+            let rest = try await withDeadline("the resumed SSE stream") { try await Self.sse(stack, run: id, token: token, lastEventID: 5) }
+            #expect(rest.map(\.id) == [6, 7, 8])
+
+            let json = try stack.json(try await stack.request(.get, "/api/agent/runs/\(id)/events?after=5", token: token))
+            #expect(json["events"]?.arrayValue?.compactMap { $0["metadata"]?["seq"]?.intValue } == [6, 7, 8])
+            #expect(json["status"]?.stringValue == "succeeded")
+            let other = try await stack.tenantToken()
+            #expect(try await stack.request(.get, "/api/agent/runs/\(id)/events", token: other).status == .notFound)
+            #expect(try await stack.request(.get, "/api/agent/runs/\(id)/events?after=-1", token: token).status == .unprocessableContent)
+        }
+    }
+
+    @Test func aReconnectingWebSocketClientMissesNothingAndSeesNothingTwice() async throws {
+        try await TestStack.run(workers: 1) { stack in
+            let token = try await stack.tenantToken()
+            let id = try await stack.submit(#"{"message":"m","pipeline":"bench","parameters":{"stages":4,"stage_ms":150}}"#, token: token)
+            let seen = Mutex<[Int]>([])
+            // First connection: read a few events, then drop the socket.
+            _ = try await withDeadline("first connection") {
+                try await WebSocketClient.connect(url: "ws://127.0.0.1:\(stack.port)/ws?token=\(token)", logger: stack.logger) { inbound, outbound, _ in
+                    var iterator = inbound.messages(maxSize: 1 << 20).makeAsyncIterator()
+                    try await outbound.write(.text(#"{"action":"subscribe_run","data":{"run_id":"\#(id)","last_seq":0}}"#))
+                    while let message = try await iterator.next() {
+                        guard case .text(let text) = message, let seq = JSONValue(text: text)?["metadata"]?["seq"]?.intValue else { continue }
+                        seen.withLock { $0.append(seq) }
+                        if seq == 3 { break }
+                    }
+                    try await outbound.close(.goingAway, reason: nil)
+                }
+            }
+            // Second connection resumes from the last seq it saw.
+            _ = try await withDeadline("second connection") {
+                try await WebSocketClient.connect(url: "ws://127.0.0.1:\(stack.port)/ws?token=\(token)", logger: stack.logger) { inbound, outbound, _ in
+                    var iterator = inbound.messages(maxSize: 1 << 20).makeAsyncIterator()
+                    let last = seen.withLock { $0.last ?? 0 }
+                    try await outbound.write(.text(#"{"action":"subscribe_run","data":{"run_id":"\#(id)","last_seq":\#(last)}}"#))
+                    while let message = try await iterator.next() {
+                        guard case .text(let text) = message, let value = JSONValue(text: text), let seq = value["metadata"]?["seq"]?.intValue else { continue }
+                        seen.withLock { $0.append(seq) }
+                        if value["type"]?.stringValue == "agent_completed" { break }
+                    }
+                    try await outbound.close(.normalClosure, reason: nil)
+                }
+            }
+            #expect(seen.withLock { $0 } == Array(1...10))
+        }
+    }
+
+    struct Frame: Equatable {
+        var id: Int
+        var event: String
+        var data: String
+    }
+
+    /// Reads an SSE stream to its end and parses its frames (keep-alive comments skipped).
+    static func sse(_ stack: TestStack, run: String, token: String, lastEventID: Int?) async throws -> [Frame] {
+        var request = HTTPClientRequest(url: "\(stack.baseURL)/api/agent/runs/\(run)/events")
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        request.headers.add(name: "Accept", value: "text/event-stream")
+        if let lastEventID { request.headers.add(name: "Last-Event-ID", value: String(lastEventID)) }
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        #expect(response.status == .ok)
+        #expect(response.headers.first(name: "Content-Type") == "text/event-stream")
+        var text = ""
+        for try await chunk in response.body { text += String(buffer: chunk) }
+        return text.components(separatedBy: "\n\n").compactMap { block in
+            var frame = Frame(id: 0, event: "", data: "")
+            for line in block.split(separator: "\n") {
+                if line.hasPrefix("id: ") { frame.id = Int(line.dropFirst(4)) ?? -1 }
+                if line.hasPrefix("event: ") { frame.event = String(line.dropFirst(7)) }
+                if line.hasPrefix("data: ") { frame.data = String(line.dropFirst(6)) }
+            }
+            return frame.data.isEmpty ? nil : frame
+        }
+    }
+}
