@@ -48,6 +48,7 @@ func buildScheduler(_ config: SchedulerConfiguration, logger: Logger) -> some Ap
             redis: redis, store: store, keys: keys, consumer: "reaper", minIdle: config.leaseDuration, maxDeliveries: config.maxDeliveries
         ),
         reconciler: Reconciler(redis: redis, store: store, keys: keys, age: config.reconcileAfter),
+        delayed: DelayedQueue(redis: redis, keys: keys),
         interval: config.sweepInterval,
         reconcileInterval: config.reconcileInterval,
         logger: logger

@@ -17,7 +17,7 @@ struct SchedulerConfiguration: Sendable {
     var maxDeliveries = 5
     var reconcileAfter: Duration = .seconds(20)
     /// Pause between reaper sweeps.
-    var sweepInterval: Duration = .seconds(1)
+    var sweepInterval: Duration = .milliseconds(250)
     /// Pause between reconciler sweeps.
     var reconcileInterval: Duration = .seconds(5)
     /// This replica's identity in the leader lock.

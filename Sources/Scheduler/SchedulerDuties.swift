@@ -2,12 +2,14 @@ import Logging
 import ServiceLifecycle
 import Shared
 
-/// The leader's periodic work: the reaper every `interval`, the reconciler every `reconcileInterval`.
+/// The leader's periodic work: due delayed entries and the reaper every `interval`, the reconciler every
+/// `reconcileInterval`.
 /// Standby replicas only watch the lock.
 struct SchedulerDuties: Service {
     let election: LeaderElection
     let reaper: Reaper
     let reconciler: Reconciler
+    let delayed: DelayedQueue
     let interval: Duration
     let reconcileInterval: Duration
     let logger: Logger
@@ -19,6 +21,11 @@ struct SchedulerDuties: Service {
             var lastReconcile = clock.now - reconcileInterval
             while !Task.isCancelled {
                 if election.isLeader {
+                    do {
+                        try await delayed.promoteDue()
+                    } catch {
+                        logger.warning("Promoting delayed entries failed", metadata: [LogKey.error: "\(error)"])
+                    }
                     do {
                         try await reaper.sweep(logger: logger)
                     } catch {

@@ -21,6 +21,10 @@ struct PipelineRunner: Sendable {
     let leaseDuration: Duration
     let stages: StageCatalog
     let registry: CancellationRegistry
+    let delayed: DelayedQueue
+    /// The first retry's delay; each further retry doubles it (with full jitter), up to `maxRetryDelay`.
+    var retryBaseDelay: Duration = .seconds(1)
+    var maxRetryDelay: Duration = .seconds(60)
 
     /// Claims and executes the run of `entry`.
     func execute(_ entry: RunStreamEntry, logger: Logger) async -> Disposition {
@@ -156,8 +160,15 @@ struct PipelineRunner: Sendable {
             } catch is CancellationError {
                 throw CancellationError()
             } catch {
-                stageLogger.warning("Stage failed", metadata: [LogKey.error: "\(error)"])
-                try await fail(run, events: &events, code: "stage_failed", message: "\(stage.name): \(error)", logger: stageLogger)
+                let retryable = (error as? StageFailure)?.isRetryable ?? true
+                let maxRetries = PipelineKind(rawValue: run.pipeline)?.maxRetries ?? 0
+                if retryable && run.retries < maxRetries {
+                    try await scheduleRetry(run, events: &events, stage: stage.name, error: "\(error)", logger: stageLogger)
+                } else {
+                    stageLogger.warning("Stage failed", metadata: [LogKey.error: "\(error)"])
+                    let suffix = retryable ? " (after \(run.retries) retries)" : ""
+                    try await fail(run, events: &events, code: "stage_failed", message: "\(stage.name): \(error)\(suffix)", logger: stageLogger)
+                }
                 return
             }
             let finishedAt = Date()
@@ -185,6 +196,31 @@ struct PipelineRunner: Sendable {
             logger: logger
         )
         logger.debug("Run succeeded")
+    }
+
+    /// Puts the run back in the queue after a backoff: committed as `queued` with `not_before`, then scheduled in the
+    /// delayed set. Should the worker die in between, the reconciler enqueues it once it is due.
+    private func scheduleRetry(_ run: ClaimedRun, events: inout EventSequencer, stage: String, error: String, logger: Logger) async throws {
+        let ceiling = min(retryBaseDelay * (1 << min(run.retries, 20)), maxRetryDelay)
+        let delay = Duration.milliseconds(Int64.random(in: 0...max(ceiling.wholeMilliseconds, 1)))
+        let due = Date().addingTimeInterval(Double(delay.wholeMilliseconds) / 1000)
+        let notice = RetryNotice(stage: stage, retry: run.retries + 1, maxRetries: PipelineKind(rawValue: run.pipeline)?.maxRetries ?? 0,
+                                 delayMilliseconds: delay.wholeMilliseconds, error: error)
+        let errorJSON = ServerMessage.data(ErrorData(code: "stage_failed", message: "\(stage): \(error)"))
+        try await commit(
+            RunWrite(
+                runID: run.id, tenantID: run.tenantID, attempt: run.attempt,
+                events: [events.next(.agentLog, agent: stage, data: notice)],
+                outcome: .retry(notBefore: due, error: errorJSON)
+            ),
+            logger: logger
+        )
+        do {
+            try await delayed.schedule(RunStreamEntry(runID: run.id, tenantID: run.tenantID, attempt: run.attempt), at: due)
+        } catch {
+            logger.warning("Scheduling the retry failed; the reconciler will enqueue it when due", metadata: [LogKey.error: "\(error)"])
+        }
+        logger.info("Stage failed; retrying", metadata: ["retry": "\(notice.retry)", "delay_ms": "\(notice.delayMilliseconds)"])
     }
 
     /// Ends the run as failed, with an `error` event and the closing `agent_completed`.
@@ -265,6 +301,20 @@ struct SubAgentUpdate: Encodable {
         case stageCount = "stage_count"
         case status, summary
         case durationMilliseconds = "duration_ms"
+    }
+}
+
+/// `agent_log` data announcing a retry.
+struct RetryNotice: Encodable {
+    let stage: String
+    let retry: Int
+    let maxRetries: Int
+    let delayMilliseconds: Int64
+    let error: String
+    enum CodingKeys: String, CodingKey {
+        case stage, retry, error
+        case maxRetries = "max_retries"
+        case delayMilliseconds = "delay_ms"
     }
 }
 

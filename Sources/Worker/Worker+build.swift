@@ -18,7 +18,9 @@ func buildWorkerServices(_ config: WorkerConfiguration, logger: Logger) -> [Serv
         heartbeatInterval: config.heartbeatInterval,
         leaseDuration: config.leaseDuration,
         stages: StageCatalog(),
-        registry: registry
+        registry: registry,
+        delayed: DelayedQueue(redis: redis, keys: config.service.keys),
+        retryBaseDelay: config.retryBaseDelay
     )
     let consumer = RunConsumer(config: config, postgres: postgres, runner: runner, logger: logger)
     return [

@@ -13,6 +13,8 @@ struct WorkerConfiguration: Sendable {
     var leaseDuration: Duration
     /// This process's consumer name in the group: host name and process id, unique per process.
     var consumerName: String
+    /// The first retry's backoff ceiling (`retry.delay`, seconds, default 1); it doubles per retry.
+    var retryBaseDelay: Duration = .seconds(1)
     /// How long one XREADGROUP blocks before the loop checks for shutdown.
     var readBlock: Duration = .seconds(2)
 
@@ -37,5 +39,6 @@ struct WorkerConfiguration: Sendable {
             leaseDuration: lease,
             consumerName: "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
         )
+        retryBaseDelay = try settings.seconds(.retryDelay, default: .seconds(1), in: 0.001...3600)
     }
 }

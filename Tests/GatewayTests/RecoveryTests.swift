@@ -195,6 +195,55 @@ struct RecoveryTests {
         }
     }
 
+    @Test func retryableFailuresRetryWithBackoffFromTheCheckpoint() async throws {
+        var options = Self.fastRecovery
+        options.workers = 1
+        try await TestStack.run(options) { stack in
+            let token = try await stack.tenantToken()
+            let id = try await stack.submit(
+                #"{"message":"m","pipeline":"bench","parameters":{"stages":3,"fail_stage":1,"fail_times":2}}"#, token: token
+            )
+            let run = UUID(uuidString: id)!
+            let status = try await stack.waitForFinalStatus(id, token: token)
+            #expect(status["status"]?.stringValue == "succeeded")
+            #expect(status["error"] == nil)
+            #expect(try await stack.scalar(Int.self, "SELECT retries FROM runs WHERE id = \(run)") == 2)
+            let counts = try await starts(stack, run: run)
+            #expect(counts == [0: 1, 1: 3, 2: 1])
+            let notices = try await stack.scalar(
+                Int.self, "SELECT count(*) FROM run_events WHERE run_id = \(run) AND type = 'agent_log' AND data ? 'retry'"
+            )
+            #expect(notices == 2)
+            try await expectGapFreeLog(stack, run: run)
+            // Nothing is left waiting in the delayed set.
+            let redis = RedisClient(endpoint: TestEnvironment.redis, logger: stack.logger)
+            defer { redis.close() }
+            #expect(try await DelayedQueue(redis: redis, keys: stack.service.keys).count() == 0)
+        }
+    }
+
+    @Test func exhaustedRetriesAndFatalErrorsFailTheRun() async throws {
+        var options = Self.fastRecovery
+        options.workers = 1
+        try await TestStack.run(options) { stack in
+            let token = try await stack.tenantToken()
+            let exhausted = try await stack.submit(
+                #"{"message":"m","pipeline":"bench","parameters":{"stages":2,"fail_stage":0,"fail_times":50}}"#, token: token
+            )
+            let fatal = try await stack.submit(
+                #"{"message":"m","pipeline":"bench","parameters":{"stages":2,"fail_stage":1,"fail_fatal":true}}"#, token: token
+            )
+            let first = try await stack.waitForFinalStatus(exhausted, token: token)
+            #expect(first["status"]?.stringValue == "failed")
+            #expect(first["error"]?["message"]?.stringValue?.contains("after 3 retries") == true)
+            #expect(try await stack.scalar(Int.self, "SELECT retries FROM runs WHERE id = \(UUID(uuidString: exhausted)!)") == 3)
+            let second = try await stack.waitForFinalStatus(fatal, token: token)
+            #expect(second["status"]?.stringValue == "failed")
+            #expect(try await stack.scalar(Int.self, "SELECT retries FROM runs WHERE id = \(UUID(uuidString: fatal)!)") == 0)
+            #expect(second["stages_finished"]?.arrayValue?.count == 1)
+        }
+    }
+
     @Test func sigtermLetsRunningStagesFinishAndExitsZero() async throws {
         try await TestStack.run(Self.fastRecovery) { stack in
             let token = try await stack.tenantToken()

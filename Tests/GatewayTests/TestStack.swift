@@ -48,6 +48,7 @@ struct TestStack {
         var reconcileAfter: Duration = .seconds(20)
         var reconcileInterval: Duration = .seconds(5)
         var sweepInterval: Duration = .milliseconds(200)
+        var retryDelay: Duration = .milliseconds(50)
     }
 
     /// Runs `body` with the whole stack up; shuts everything down afterwards.
@@ -64,10 +65,11 @@ struct TestStack {
         let app = try await buildApplication(gatewayConfiguration(service), logger: logger)
         var groups: [ServiceGroup] = []
         for index in 0..<options.workers {
-            let config = WorkerConfiguration(
+            var config = WorkerConfiguration(
                 service: service, concurrency: 8, heartbeatInterval: options.heartbeat, leaseDuration: options.lease,
                 consumerName: "worker-\(index)"
             )
+            config.retryBaseDelay = options.retryDelay
             groups.append(ServiceGroup(configuration: .init(services: buildWorkerServices(config, logger: logger), logger: logger)))
         }
         var schedulerConfig = SchedulerConfiguration(service: service, host: "127.0.0.1", port: 0, leaderTTL: .seconds(2), instanceID: "scheduler-test")

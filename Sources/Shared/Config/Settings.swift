@@ -32,6 +32,7 @@ public struct SettingKey: Sendable, Hashable {
     public static let leaseDuration = SettingKey("lease.duration")
     public static let leaderTTL = SettingKey("leader.ttl")
     public static let maxDeliveries = SettingKey("max.deliveries")
+    public static let retryDelay = SettingKey("retry.delay")
     public static let reconcileAfter = SettingKey("reconcile.after")
     public static let logLevel = SettingKey("log.level")
 }

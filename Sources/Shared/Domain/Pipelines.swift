@@ -17,15 +17,27 @@ public struct RunParameters: Codable, Sendable, Equatable {
     public var stages: Int?
     /// `bench`: how long each stage sleeps, in milliseconds.
     public var stageMilliseconds: Int?
+    /// `bench`: the stage index that fails, to exercise retries.
+    public var failStage: Int?
+    /// `bench`: how many executions of `failStage` fail before it succeeds.
+    public var failTimes: Int?
+    /// `bench`: whether that failure is fatal rather than retryable.
+    public var failFatal: Bool?
 
-    public init(stages: Int? = nil, stageMilliseconds: Int? = nil) {
+    public init(stages: Int? = nil, stageMilliseconds: Int? = nil, failStage: Int? = nil, failTimes: Int? = nil, failFatal: Bool? = nil) {
         self.stages = stages
         self.stageMilliseconds = stageMilliseconds
+        self.failStage = failStage
+        self.failTimes = failTimes
+        self.failFatal = failFatal
     }
 
     enum CodingKeys: String, CodingKey {
         case stages
         case stageMilliseconds = "stage_ms"
+        case failStage = "fail_stage"
+        case failTimes = "fail_times"
+        case failFatal = "fail_fatal"
     }
 }
 
@@ -38,6 +50,14 @@ public enum PipelineKind: String, Codable, Sendable, CaseIterable {
 
     /// The stage names of `optimize`, in order.
     public static let optimizeStages = ["triage", "data", "optimizations", "actions", "reporting"]
+
+    /// How often a run retries a stage that failed with a retryable error before it fails.
+    public var maxRetries: Int {
+        switch self {
+        case .optimize: 3
+        case .bench: 3
+        }
+    }
 
     /// Bounds of the `bench` parameters.
     public static let benchStageRange = 1...50
@@ -55,6 +75,9 @@ public enum PipelineKind: String, Codable, Sendable, CaseIterable {
             }
             guard Self.benchDurationRange.contains(parameters.stageMilliseconds ?? 0) else {
                 return .failure(PipelineError("parameters.stage_ms must be from 0 to 60000"))
+            }
+            guard (0..<count).contains(parameters.failStage ?? 0), (0...100).contains(parameters.failTimes ?? 0) else {
+                return .failure(PipelineError("parameters.fail_stage must name a stage and fail_times be from 0 to 100"))
             }
             return .success((1...count).map { "stage-\($0)" })
         }

@@ -16,11 +16,14 @@ public struct ClaimedRun: Sendable {
     public let finishedStages: [StageRecord]
     /// The `seq` the next event gets.
     public let nextSeq: Int
+    /// How many times a stage of this run failed with a retryable error and was retried.
+    public var retries: Int = 0
 
     public init(
         id: RunID, tenantID: TenantID, threadID: ThreadID?, pipeline: String, input: String, attempt: Int,
-        finishedStages: [StageRecord], nextSeq: Int
+        finishedStages: [StageRecord], nextSeq: Int, retries: Int = 0
     ) {
+        self.retries = retries
         self.id = id
         self.tenantID = tenantID
         self.threadID = threadID
@@ -57,6 +60,8 @@ public struct RunWrite: Sendable {
         case succeeded(result: String)
         case failed(error: String)
         case cancelled
+        /// Back to `queued` until `notBefore`, after a retryable stage failure.
+        case retry(notBefore: Date, error: String)
     }
 
     public var runID: RunID
@@ -98,13 +103,13 @@ extension RunStore {
                     started_at = COALESCE(started_at, now()), updated_at = now()
                 WHERE id = \(entry.runID.uuid) AND tenant_id = \(entry.tenantID.uuid)
                   AND ((status = 'queued' AND attempt = \(entry.attempt)) OR (status = 'running' AND lease_expires_at < now()))
-                RETURNING thread_id, pipeline, input::text, attempt
+                RETURNING thread_id, pipeline, input::text, attempt, retries
                 """,
                 logger: logger
             )
-            var claimed: (UUID?, String, String, Int)?
-            for try await row in rows.decode((UUID?, String, String, Int).self) { claimed = row }
-            guard let (thread, pipeline, input, attempt) = claimed else { return nil }
+            var claimed: (UUID?, String, String, Int, Int)?
+            for try await row in rows.decode((UUID?, String, String, Int, Int).self) { claimed = row }
+            guard let (thread, pipeline, input, attempt, retries) = claimed else { return nil }
             // A statement of its own, so it sees events a previous owner committed while this one waited for the row.
             let lastSeq = try await Self.lastSeq(of: entry.runID, on: connection, logger: logger)
             let stages = try await Self.stageRecords(
@@ -118,7 +123,7 @@ extension RunStore {
             )
             return ClaimedRun(
                 id: entry.runID, tenantID: entry.tenantID, threadID: thread.map(ThreadID.init), pipeline: pipeline,
-                input: input, attempt: attempt, finishedStages: stages, nextSeq: lastSeq + 1
+                input: input, attempt: attempt, finishedStages: stages, nextSeq: lastSeq + 1, retries: retries
             )
         }
     }
@@ -222,7 +227,7 @@ extension RunStore {
         case .succeeded(let result):
             rows = try await connection.query(
                 """
-                UPDATE runs SET status = 'succeeded', result = \(result)::jsonb, current_stage = NULL,
+                UPDATE runs SET status = 'succeeded', result = \(result)::jsonb, current_stage = NULL, error = NULL,
                     finished_at = now(), updated_at = now(), lease_expires_at = NULL
                 WHERE id = \(write.runID.uuid) AND attempt = \(write.attempt) AND status = 'running'
                 RETURNING cancel_requested_at IS NOT NULL
@@ -234,6 +239,16 @@ extension RunStore {
                 """
                 UPDATE runs SET status = 'failed', error = \(error)::jsonb, finished_at = now(), updated_at = now(),
                     lease_expires_at = NULL
+                WHERE id = \(write.runID.uuid) AND attempt = \(write.attempt) AND status = 'running'
+                RETURNING cancel_requested_at IS NOT NULL
+                """,
+                logger: logger
+            )
+        case .retry(let notBefore, let error):
+            rows = try await connection.query(
+                """
+                UPDATE runs SET status = 'queued', retries = retries + 1, not_before = \(notBefore), enqueued_at = \(notBefore),
+                    error = \(error)::jsonb, current_stage = NULL, lease_expires_at = NULL, updated_at = now()
                 WHERE id = \(write.runID.uuid) AND attempt = \(write.attempt) AND status = 'running'
                 RETURNING cancel_requested_at IS NOT NULL
                 """,

@@ -17,10 +17,15 @@ struct StageInput: Sendable {
     }
 }
 
-/// A stage error. Every stage error is fatal for now; retryable errors come with the delivery-guarantees work.
+/// A stage error: retryable ones (a timeout, an unavailable dependency) are retried with backoff up to the pipeline's
+/// limit; fatal ones (bad input, a bug) fail the run at once. Errors of other types count as retryable.
 struct StageFailure: Error, CustomStringConvertible {
     let description: String
-    init(_ description: String) { self.description = description }
+    let isRetryable: Bool
+    init(_ description: String, retryable: Bool = false) {
+        self.description = description
+        self.isRetryable = retryable
+    }
 }
 
 /// One sub-agent of a pipeline: a name, an input, and a Codable output stored as its checkpoint.
@@ -59,7 +64,12 @@ struct StageCatalog: Sendable {
         case .bench:
             guard case .success(let names) = PipelineKind.bench.stageNames(for: parameters) else { return nil }
             let duration = Duration.milliseconds(parameters.stageMilliseconds ?? 0)
-            return names.map { BenchStage(name: $0, duration: duration) }
+            return names.enumerated().map { index, name in
+                BenchStage(
+                    name: name, duration: duration,
+                    failure: parameters.failStage == index ? (times: parameters.failTimes ?? 1, fatal: parameters.failFatal ?? false) : nil
+                )
+            }
         case nil:
             return nil
         }
@@ -79,9 +89,14 @@ struct BenchStage: AgentStage {
 
     let name: String
     let duration: Duration
+    /// Fails the first `times` executions (counted by the run's retries), to exercise the retry path.
+    var failure: (times: Int, fatal: Bool)?
 
     func execute(_ input: StageInput) async throws -> Output {
         if duration > .zero { try await Task.sleep(for: duration) }
+        if let failure, input.run.retries < failure.times {
+            throw StageFailure("\(name) failed on purpose (execution \(input.run.retries + 1))", retryable: !failure.fatal)
+        }
         let (seconds, attoseconds) = duration.components
         return Output(stage: name, sleptMilliseconds: seconds * 1000 + attoseconds / 1_000_000_000_000_000)
     }
