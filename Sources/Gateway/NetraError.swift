@@ -19,6 +19,7 @@ struct NetraError: Error, HTTPResponseError, CustomStringConvertible {
         static let runNotFound = Code(raw: "run_not_found")
         static let threadNotFound = Code(raw: "thread_not_found")
         static let conflict = Code(raw: "conflict")
+        static let threadBusy = Code(raw: "thread_busy")
         static let bodyTooLarge = Code(raw: "body_too_large")
         static let methodNotAllowed = Code(raw: "method_not_allowed")
         static let unavailable = Code(raw: "service_unavailable")

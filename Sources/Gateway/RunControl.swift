@@ -30,6 +30,7 @@ struct RunControl: Sendable {
         switch outcome {
         case .cancelled(let events):
             _ = try? await redis.pipeline(events.map { ["PUBLISH", RedisArgument(keys.runEvents(run)), RedisArgument($0.wireJSON)] })
+            if let thread = events.first?.threadID { await releaseWaiting(on: thread, logger: logger) }
             return CancelResult(runID: run, status: RunStatus.cancelled.rawValue, cancelled: true, message: "the queued run was cancelled")
         case .requested:
             // The worker also reads the flag at its next heartbeat or stage, should this message be lost.
@@ -37,6 +38,17 @@ struct RunControl: Sendable {
             return CancelResult(runID: run, status: "cancelling", cancelled: true, message: "the running run is being cancelled")
         case .alreadyFinished(let status):
             return CancelResult(runID: run, status: status.rawValue, cancelled: false, message: "the run had already finished; nothing to cancel")
+        }
+    }
+
+    /// Enqueues the next run waiting on a thread whose active run ended; the reconciler repeats this if it fails.
+    func releaseWaiting(on thread: ThreadID, logger: Logger) async {
+        do {
+            let entries = try await runs.releaseWaiting(thread: thread, logger: logger)
+            guard !entries.isEmpty else { return }
+            _ = try await redis.pipeline(entries.map { RedisClient.xaddCommand(keys.runStream, fields: $0.fields) })
+        } catch {
+            logger.warning("Releasing the thread's next run failed; the reconciler will", metadata: [LogKey.error: "\(error)"])
         }
     }
 

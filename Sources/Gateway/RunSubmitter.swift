@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Logging
 import Shared
 
@@ -15,11 +16,14 @@ struct RunSubmitter: Sendable {
         var threadID: ThreadID?
         var pipeline: String?
         var parameters: RunParameters?
+        /// What happens when the thread already has an active run (default `enqueue`).
+        var multitaskStrategy: MultitaskStrategy?
 
         enum CodingKeys: String, CodingKey {
             case message
             case threadID = "thread_id"
             case pipeline, parameters
+            case multitaskStrategy = "multitask_strategy"
         }
     }
 
@@ -30,9 +34,13 @@ struct RunSubmitter: Sendable {
         try await create(request, identity: identity, idempotencyKey: nil, logger: logger).run
     }
 
+    var control: RunControl { RunControl(runs: runs, redis: redis, keys: keys) }
+
     /// Validates the request and inserts the queued run, or returns the run created earlier with the same
     /// idempotency key (`created == false`; do not enqueue it again).
-    func create(_ request: Request, identity: Identity, idempotencyKey: String?, logger: Logger) async throws -> (run: RunRecord, created: Bool) {
+    func create(
+        _ request: Request, identity: Identity, idempotencyKey: String?, logger: Logger
+    ) async throws -> (run: RunRecord, created: Bool, blocked: Bool) {
         if let key = idempotencyKey {
             guard (1...255).contains(key.utf8.count) else { throw NetraError.invalid("Idempotency-Key must be 1 to 255 bytes") }
         }
@@ -54,14 +62,24 @@ struct RunSubmitter: Sendable {
                 throw NetraError.notFound(.threadNotFound, "thread not found")
             }
         }
+        let strategy = request.multitaskStrategy ?? .enqueue
+        if strategy == .interrupt, let thread = request.threadID {
+            for active in try await runs.activeRuns(thread: thread, tenant: identity.tenantID, logger: logger) {
+                _ = try await control.cancel(active, identity: identity, logger: logger)
+            }
+        }
         let input = try JSONText.encode(RunInput(message: message, parameters: parameters))
-        return try await runs.createOrReplay(
-            NewRun(
-                tenantID: identity.tenantID, threadID: request.threadID, userID: identity.userID, pipeline: pipeline.rawValue,
-                input: input, stageCount: stages.count, message: message, idempotencyKey: idempotencyKey
-            ),
-            logger: logger
+        var new = NewRun(
+            tenantID: identity.tenantID, threadID: request.threadID, userID: identity.userID, pipeline: pipeline.rawValue,
+            input: input, stageCount: stages.count, message: message, idempotencyKey: idempotencyKey
         )
+        // After interrupting, the new run waits for the cancelled ones to stop, like `enqueue`.
+        new.multitask = strategy == .reject ? .reject : .enqueue
+        do {
+            return try await runs.createOrReplay(new, logger: logger)
+        } catch let busy as ThreadBusy {
+            throw NetraError(.threadBusy, .conflict, "the thread has an active run (\(busy.activeRun)); multitask_strategy is reject")
+        }
     }
 
     /// Hands the run to the workers (XADD).

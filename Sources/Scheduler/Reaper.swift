@@ -103,7 +103,12 @@ struct Reconciler: Sendable {
 
     @discardableResult
     func sweep(logger: Logger) async throws -> Int {
-        var total = 0
+        // Runs waiting behind a thread's run that ended without releasing them.
+        let released = try await store.releaseWaiting(logger: logger)
+        if !released.isEmpty {
+            _ = try await redis.pipeline(released.map { RedisClient.xaddCommand(keys.runStream, fields: $0.fields) })
+        }
+        var total = released.count
         while true {
             let entries = try await store.takeStaleQueued(olderThan: age, limit: 500, logger: logger)
             guard !entries.isEmpty else { return total }

@@ -133,3 +133,47 @@ struct EventStreamTests {
         }
     }
 }
+
+@Suite("One active run per thread")
+struct MultitaskTests {
+    @Test func rejectEnqueueAndInterrupt() async throws {
+        try await TestStack.run(workers: 2) { stack in
+            let token = try await stack.tenantToken()
+            let thread = try #require(try stack.json(try await stack.request(.post, "/api/threads", token: token, json: "{}"))["id"]?.stringValue)
+            let slow = #""pipeline":"bench","parameters":{"stages":2,"stage_ms":400}"#
+            let first = try await stack.submit(#"{"message":"one","thread_id":"\#(thread)",\#(slow)}"#, token: token)
+
+            let rejected = try await stack.request(
+                .post, "/api/agent/runs", token: token, json: #"{"message":"no","thread_id":"\#(thread)","multitask_strategy":"reject"}"#
+            )
+            #expect(rejected.status == .conflict)
+            #expect(try stack.json(rejected)["error"]?["code"]?.stringValue == "thread_busy")
+
+            // Enqueued: waits for the first, although a worker is free.
+            let second = try await stack.submit(#"{"message":"two","thread_id":"\#(thread)",\#(slow)}"#, token: token)
+            _ = try await stack.waitForFinalStatus(first, token: token)
+            try await waitUntil("the second run to start") {
+                try stack.json(try await stack.request(.get, "/api/agent/status/\(second)", token: token))["status"]?.stringValue == "running"
+            }
+            // Interrupt: the running second run is cancelled and the third runs after it.
+            let third = try await stack.submit(
+                #"{"message":"three","thread_id":"\#(thread)","multitask_strategy":"interrupt","pipeline":"bench","parameters":{"stages":1}}"#, token: token
+            )
+            let secondFinal = try await stack.waitForFinalStatus(second, token: token)
+            #expect(secondFinal["status"]?.stringValue == "cancelled")
+            let thirdFinal = try await stack.waitForFinalStatus(third, token: token)
+            #expect(thirdFinal["status"]?.stringValue == "succeeded")
+
+            let firstDone = try #require(try await stack.scalar(Date.self, "SELECT finished_at FROM runs WHERE id = \(UUID(uuidString: first)!)"))
+            let secondStart = try #require(try await stack.scalar(Date.self, "SELECT started_at FROM runs WHERE id = \(UUID(uuidString: second)!)"))
+            let secondDone = try #require(try await stack.scalar(Date.self, "SELECT finished_at FROM runs WHERE id = \(UUID(uuidString: second)!)"))
+            let thirdStart = try #require(try await stack.scalar(Date.self, "SELECT started_at FROM runs WHERE id = \(UUID(uuidString: third)!)"))
+            #expect(secondStart >= firstDone)
+            #expect(thirdStart >= secondDone)
+            #expect(try stack.json(try await stack.request(.get, "/api/agent/status/\(first)", token: token))["status"]?.stringValue == "succeeded")
+            // A bad strategy is a 400.
+            let bad = try await stack.request(.post, "/api/agent/runs", token: token, json: #"{"message":"x","multitask_strategy":"sometimes"}"#)
+            #expect(bad.status == .badRequest)
+        }
+    }
+}

@@ -81,8 +81,8 @@ struct RunsController: Sendable {
             let identity = try context.requireIdentity()
             let body = try await request.decodeJSON(RunSubmitter.Request.self, context: context)
             let key = request.headers[.idempotencyKey]
-            let (run, created) = try await submitter.create(body, identity: identity, idempotencyKey: key, logger: context.logger)
-            if created { await submitter.enqueue(run, logger: context.logger) }
+            let (run, created, blocked) = try await submitter.create(body, identity: identity, idempotencyKey: key, logger: context.logger)
+            if created && !blocked { await submitter.enqueue(run, logger: context.logger) }
             var response = try jsonResponse(Accepted(runID: run.id, threadID: run.threadID, status: run.status), status: .accepted)
             if !created { response.headers[.idempotentReplayed] = "true" }
             return response

@@ -127,7 +127,7 @@ struct WebSocketSession: Sendable {
         group: inout ThrowingTaskGroup<Void, any Error>,
         send: @escaping @Sendable (String) async throws -> Void
     ) async throws {
-        let run = try await submitter.create(request, identity: identity, logger: logger)
+        let (run, _, blocked) = try await submitter.create(request, identity: identity, idempotencyKey: nil, logger: logger)
         let (ready, readyContinuation) = AsyncStream<Void>.makeStream()
         startRelay(run.id, after: 0, group: &group, send: send, subscribed: { readyContinuation.yield(); readyContinuation.finish() }) {
             readyContinuation.finish()
@@ -137,7 +137,7 @@ struct WebSocketSession: Sendable {
             try? await submitter.runs.abandon(run.id, tenant: run.tenantID, reason: "enqueue_failed", logger: logger)
             throw NetraError.unavailable
         }
-        await submitter.enqueue(run, logger: logger)
+        if !blocked { await submitter.enqueue(run, logger: logger) }
     }
 
     private func startRelay(

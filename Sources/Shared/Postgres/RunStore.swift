@@ -15,6 +15,8 @@ public struct NewRun: Sendable {
     public var message: String?
     /// The client's `Idempotency-Key`: the same key within 24 hours returns the same run.
     public var idempotencyKey: String?
+    /// What to do when the thread already has an active run.
+    public var multitask: MultitaskStrategy = .enqueue
 
     public init(
         tenantID: TenantID, threadID: ThreadID?, userID: UserID?, pipeline: String, input: String, stageCount: Int, message: String?,
@@ -29,6 +31,21 @@ public struct NewRun: Sendable {
         self.stageCount = stageCount
         self.message = message
     }
+}
+
+/// What a new run on a thread does when the thread already has an active (queued or running) run.
+public enum MultitaskStrategy: String, Codable, Sendable, CaseIterable {
+    /// Refuse the new run.
+    case reject
+    /// Queue the new run behind the active ones (the default).
+    case enqueue
+    /// Cancel the active runs; the new one starts when they have stopped.
+    case interrupt
+}
+
+/// Thrown by `create` when the thread is busy and the strategy is `reject`.
+public struct ThreadBusy: Error {
+    public let activeRun: RunID
 }
 
 /// Runs, their checkpoints and their event log. Every query names the tenant or the owning attempt.
@@ -47,11 +64,34 @@ public struct RunStore: Sendable {
         try await createOrReplay(new, logger: logger).run
     }
 
+
     /// Inserts a queued run, unless the tenant used the same idempotency key in the last 24 hours: then the earlier
     /// run is returned with `created == false`. Concurrent requests with one key get one run.
-    public func createOrReplay(_ new: NewRun, logger: Logger) async throws -> (run: RunRecord, created: Bool) {
+    ///
+    /// A run on a thread that has an active run waits behind it (`blocked`, `not_before = infinity`, not to be
+    /// enqueued now) unless the strategy is `reject`, which throws `ThreadBusy`. The thread row is locked, so two
+    /// concurrent requests cannot both find the thread idle.
+    public func createOrReplay(_ new: NewRun, logger: Logger) async throws -> (run: RunRecord, created: Bool, blocked: Bool) {
         let id = RunID()
         return try await client.transaction(logger: logger) { connection in
+            var blocked = false
+            if let thread = new.threadID {
+                try await connection.query(
+                    "SELECT id FROM threads WHERE id = \(thread.uuid) AND tenant_id = \(new.tenantID.uuid) FOR UPDATE", logger: logger
+                )
+                let active = try await connection.query(
+                    """
+                    SELECT id FROM runs WHERE thread_id = \(thread.uuid) AND tenant_id = \(new.tenantID.uuid)
+                      AND status IN ('queued', 'running') AND (\(new.idempotencyKey)::text IS NULL OR idempotency_key IS DISTINCT FROM \(new.idempotencyKey))
+                    ORDER BY created_at LIMIT 1
+                    """,
+                    logger: logger
+                )
+                for try await activeID in active.decode(UUID.self) {
+                    if new.multitask == .reject { throw ThreadBusy(activeRun: RunID(uuid: activeID)) }
+                    blocked = true
+                }
+            }
             if let key = new.idempotencyKey {
                 // A key older than 24 hours is free again.
                 try await connection.query(
@@ -64,9 +104,9 @@ public struct RunStore: Sendable {
             }
             let rows = try await connection.query(
                 """
-                INSERT INTO runs (id, tenant_id, thread_id, pipeline, input, status, stage_count, idempotency_key)
+                INSERT INTO runs (id, tenant_id, thread_id, pipeline, input, status, stage_count, idempotency_key, not_before)
                 VALUES (\(id.uuid), \(new.tenantID.uuid), \(new.threadID?.uuid), \(new.pipeline), \(new.input)::jsonb, 'queued',
-                        \(new.stageCount), \(new.idempotencyKey))
+                        \(new.stageCount), \(new.idempotencyKey), CASE WHEN \(blocked) THEN 'infinity'::timestamptz END)
                 ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
                 RETURNING \(unescaped: Self.runColumns)
                 """,
@@ -81,7 +121,7 @@ public struct RunStore: Sendable {
                     logger: logger
                 )
                 guard let run = try await Self.records(existing).first else { throw PostgresStoreError.missingRow }
-                return (run, false)
+                return (run, false, false)
             }
             if let thread = new.threadID, let message = new.message {
                 try await connection.query(
@@ -96,8 +136,48 @@ public struct RunStore: Sendable {
                     logger: logger
                 )
             }
-            return (run, true)
+            return (run, true, blocked)
         }
+    }
+
+    /// The thread's active (queued or running) runs, oldest first.
+    public func activeRuns(thread: ThreadID, tenant: TenantID, logger: Logger) async throws -> [RunID] {
+        let rows = try await client.query(
+            """
+            SELECT id FROM runs WHERE thread_id = \(thread.uuid) AND tenant_id = \(tenant.uuid) AND status IN ('queued', 'running')
+            ORDER BY created_at, id
+            """,
+            logger: logger
+        )
+        var runs: [RunID] = []
+        for try await id in rows.decode(UUID.self) { runs.append(RunID(uuid: id)) }
+        return runs
+    }
+
+    /// Unblocks the oldest waiting run of each thread (or of `thread`) that has no other active run.
+    ///
+    /// - Returns: The entries to enqueue. Called when a run ends, and by the reconciler as a safety net.
+    public func releaseWaiting(thread: ThreadID? = nil, logger: Logger) async throws -> [RunStreamEntry] {
+        let rows = try await client.query(
+            """
+            UPDATE runs r SET not_before = NULL, enqueued_at = now(), updated_at = now()
+            WHERE r.id IN (
+                SELECT DISTINCT ON (b.thread_id) b.id FROM runs b
+                WHERE b.status = 'queued' AND b.not_before = 'infinity'
+                  AND (\(thread?.uuid)::uuid IS NULL OR b.thread_id = \(thread?.uuid))
+                  AND NOT EXISTS (
+                      SELECT 1 FROM runs a WHERE a.thread_id = b.thread_id AND a.status IN ('queued', 'running')
+                        AND a.not_before IS DISTINCT FROM 'infinity')
+                ORDER BY b.thread_id, b.created_at, b.id)
+            RETURNING r.id, r.tenant_id, r.attempt
+            """,
+            logger: logger
+        )
+        var entries: [RunStreamEntry] = []
+        for try await (id, tenant, attempt) in rows.decode((UUID, UUID, Int).self) {
+            entries.append(RunStreamEntry(runID: RunID(uuid: id), tenantID: TenantID(uuid: tenant), attempt: attempt))
+        }
+        return entries
     }
 
     /// The run, if it belongs to `tenant`.
