@@ -13,6 +13,7 @@ struct GatewayDependencies: Sendable {
     let redis: RedisClient
     let subscriber: RedisSubscriber
     let tokens: TokenService
+    let monitor: DependencyMonitor
 
     var runs: RunStore { RunStore(client: postgres) }
     var threads: ThreadStore { ThreadStore(client: postgres) }
@@ -27,12 +28,13 @@ struct GatewayDependencies: Sendable {
         self.redis = RedisClient(endpoint: config.service.redis, logger: logger)
         self.subscriber = RedisSubscriber(endpoint: config.service.redis, logger: logger)
         self.tokens = await TokenService(secret: config.jwtSecret, lifetime: config.tokenLifetime)
+        self.monitor = DependencyMonitor(postgres: postgres, redis: redis)
     }
 }
 
 /// Builds the gateway: PostgreSQL pool and Redis subscriber as services, migrations and the consumer group before the
 /// server starts, and one router serving REST and the WebSocket upgrade.
-func buildApplication(_ config: GatewayConfiguration, logger: Logger) async throws -> some ApplicationProtocol {
+func buildApplication(_ config: GatewayConfiguration, logger: Logger, migrate: Bool = true) async throws -> some ApplicationProtocol {
     let dependencies = await GatewayDependencies(config: config, logger: logger)
     let router = buildRouter(dependencies)
     var app = Application(
@@ -41,9 +43,9 @@ func buildApplication(_ config: GatewayConfiguration, logger: Logger) async thro
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "netra-gateway"),
         logger: logger
     )
-    app.addServices(dependencies.postgres, dependencies.subscriber)
+    app.addServices(dependencies.postgres, dependencies.subscriber, dependencies.monitor)
     app.beforeServerStarts {
-        try await Migrations.apply(on: dependencies.postgres, logger: logger)
+        if migrate { try await Migrations.apply(on: dependencies.postgres, logger: logger) }
         // So that autoscalers reading the group's lag never see NOGROUP.
         do {
             try await dependencies.redis.createGroup(config.service.keys.workerGroup, on: config.service.keys.runStream)
@@ -61,7 +63,7 @@ func buildRouter(_ dependencies: GatewayDependencies) -> Router<GatewayContext> 
     router.add(middleware: LogRequestsMiddleware(.debug, includeHeaders: .none))
     HealthController(postgres: dependencies.postgres, redis: dependencies.redis).addRoutes(to: router)
 
-    let api = router.group("api")
+    let api = router.group("api").add(middleware: AvailabilityMiddleware(monitor: dependencies.monitor))
     let auth = AuthController(identities: dependencies.identities, tokens: dependencies.tokens)
     auth.addPublicRoutes(to: api.group("auth"))
     AdminController(identities: dependencies.identities, bcryptCost: dependencies.config.bcryptCost)

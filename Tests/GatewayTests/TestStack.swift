@@ -49,6 +49,8 @@ struct TestStack {
         var reconcileInterval: Duration = .seconds(5)
         var sweepInterval: Duration = .milliseconds(200)
         var retryDelay: Duration = .milliseconds(50)
+        /// Another Redis than the suite's (a private one a test can stop).
+        var redis: RedisEndpoint?
     }
 
     /// Runs `body` with the whole stack up; shuts everything down afterwards.
@@ -60,7 +62,9 @@ struct TestStack {
 
     /// Runs `body` with the whole stack up, timed by `options`; shuts everything down afterwards.
     static func run(_ options: Options, _ body: @escaping @Sendable (TestStack) async throws -> Void) async throws {
-        let service = TestEnvironment.service()
+        var configured = TestEnvironment.service()
+        if let redis = options.redis { configured.redis = redis }
+        let service = configured
         let logger = TestEnvironment.logger("stack")
         let app = try await buildApplication(gatewayConfiguration(service), logger: logger)
         var groups: [ServiceGroup] = []
