@@ -48,7 +48,9 @@ func buildApplication(_ config: GatewayConfiguration, logger: Logger, migrate: B
         if migrate { try await Migrations.apply(on: dependencies.postgres, logger: logger) }
         // So that autoscalers reading the group's lag never see NOGROUP.
         do {
-            try await dependencies.redis.createGroup(config.service.keys.workerGroup, on: config.service.keys.runStream)
+            for stream in config.service.keys.workStreams {
+                try await dependencies.redis.createGroup(config.service.keys.workerGroup, on: stream)
+            }
         } catch {
             logger.warning("Could not create the consumer group yet; workers will", metadata: [LogKey.error: "\(error)"])
         }

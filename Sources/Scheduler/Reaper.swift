@@ -29,22 +29,27 @@ struct Reaper: Sendable {
     @discardableResult
     func sweep(logger: Logger) async throws -> Report {
         var report = Report()
+        for stream in keys.workStreams { try await sweep(stream, report: &report, logger: logger) }
+        return report
+    }
+
+    private func sweep(_ stream: String, report: inout Report, logger: Logger) async throws {
         var cursor = "0-0"
         repeat {
             let reply = try await redis.send([
-                "XAUTOCLAIM", RedisArgument(keys.runStream), RedisArgument(keys.workerGroup), RedisArgument(consumer),
+                "XAUTOCLAIM", RedisArgument(stream), RedisArgument(keys.workerGroup), RedisArgument(consumer),
                 RedisArgument(Int(minIdle.wholeMilliseconds)), RedisArgument(cursor), "COUNT", "100",
             ])
             guard let parts = reply.array, parts.count >= 2, let next = parts[0].string, let entries = parts[1].array else {
                 throw RedisError(.unexpectedReply, "XAUTOCLAIM replied \(reply)")
             }
             for value in entries {
-                guard let entry = try RedisClient.parseEntry(value) else { continue }
+                guard var entry = try RedisClient.parseEntry(value) else { continue }
+                entry.stream = stream
                 try await recover(entry, report: &report, logger: logger)
             }
             cursor = next
         } while cursor != "0-0"
-        return report
     }
 
     private func recover(_ entry: StreamEntry, report: inout Report, logger: Logger) async throws {
@@ -52,7 +57,7 @@ struct Reaper: Sendable {
             let state = try await store.recoveryState(run.runID, tenant: run.tenantID, logger: logger),
             !state.status.isFinal
         else {
-            try await redis.ack(keys.workerGroup, stream: keys.runStream, ids: [entry.id])
+            try await redis.ack(keys.workerGroup, stream: entry.stream, ids: [entry.id])
             report.acknowledged += 1
             return
         }
@@ -71,7 +76,7 @@ struct Reaper: Sendable {
                         keys.deadLetterStream,
                         fields: ["run": run.runID.description, "tenant": run.tenantID.description, "deliveries": String(state.deliveries)]
                     ),
-                    ["XACK", RedisArgument(keys.runStream), RedisArgument(keys.workerGroup), RedisArgument(entry.id)],
+                    ["XACK", RedisArgument(entry.stream), RedisArgument(keys.workerGroup), RedisArgument(entry.id)],
                 ]
             )
             logger.warning("Run is dead after repeated deliveries", metadata: ["deliveries": "\(state.deliveries)"])
@@ -79,11 +84,12 @@ struct Reaper: Sendable {
             return
         }
         // The new entry and the acknowledgement of the old one go together (MULTI), so the run is never in neither.
+        // It goes to the recovery stream, which workers read first: a recovered run does not queue behind the backlog.
         let fresh = RunStreamEntry(runID: run.runID, tenantID: run.tenantID, attempt: state.attempt)
         let replies = try await redis.pipeline([
             ["MULTI"],
-            RedisClient.xaddCommand(keys.runStream, fields: fresh.fields),
-            ["XACK", RedisArgument(keys.runStream), RedisArgument(keys.workerGroup), RedisArgument(entry.id)],
+            RedisClient.xaddCommand(keys.recoveryStream, fields: fresh.fields),
+            ["XACK", RedisArgument(entry.stream), RedisArgument(keys.workerGroup), RedisArgument(entry.id)],
             ["EXEC"],
         ])
         if case .error(let message) = replies.last { throw RedisError(.server, message) }

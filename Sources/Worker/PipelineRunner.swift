@@ -22,6 +22,9 @@ struct PipelineRunner: Sendable {
     let stages: StageCatalog
     let registry: CancellationRegistry
     let delayed: DelayedQueue
+    /// The longest one commit (or publish) may take before the run is given up as interrupted; a store call that
+    /// hangs (a connection lost mid-query) must not keep a run alive on heartbeats alone.
+    var stepTimeout: Duration = .seconds(15)
     /// The first retry's delay; each further retry doubles it (with full jitter), up to `maxRetryDelay`.
     var retryBaseDelay: Duration = .seconds(1)
     var maxRetryDelay: Duration = .seconds(60)
@@ -57,9 +60,14 @@ struct PipelineRunner: Sendable {
                 logger.debug("Run cancelled")
             } catch is CancellationError {
                 // Shutting down before the run finished: give the lease back so another worker resumes it at once.
-                try? await store.releaseLease(run.id, attempt: run.attempt, logger: logger)
+                await release(run, logger: logger)
                 logger.info("Run interrupted by shutdown; released for another worker")
                 return .leavePending
+            } catch let error as LeaseLost {
+                throw error
+            } catch {
+                await release(run, logger: logger)
+                throw error
             }
             if let thread = run.threadID { await releaseWaiting(on: thread, logger: logger) }
             return .acknowledge
@@ -70,6 +78,12 @@ struct PipelineRunner: Sendable {
             logger.error("Run interrupted; leaving it pending for recovery", metadata: [LogKey.error: "\(String(reflecting: error))"])
             return .leavePending
         }
+    }
+
+    /// Gives the lease back after an interruption so that the reaper recovers the run without waiting it out.
+    private func release(_ run: ClaimedRun, logger: Logger) async {
+        let store = store
+        _ = try? await withTimeout(.seconds(2)) { try await store.releaseLease(run.id, attempt: run.attempt, logger: logger) }
     }
 
     /// Runs `body` while renewing the lease and watching for cancellation.
@@ -108,11 +122,13 @@ struct PipelineRunner: Sendable {
             throw error
         } catch let error as CancelRequested {
             throw error
+        } catch where Task.isCancelled {
+            throw CancellationError()  // the run ended while the renewal was in flight
         } catch {
             logger.warning("Lease renewal failed; retrying", metadata: [LogKey.error: "\(error)"])
         }
         _ = try? await redis.send([
-            "XCLAIM", RedisArgument(keys.runStream), RedisArgument(keys.workerGroup), RedisArgument(workerID), "0",
+            "XCLAIM", RedisArgument(entry.stream), RedisArgument(keys.workerGroup), RedisArgument(workerID), "0",
             RedisArgument(entry.streamID), "JUSTID",
         ])
     }
@@ -244,7 +260,8 @@ struct PipelineRunner: Sendable {
     ///
     /// - Throws: `CancelRequested` after committing, when a client asked to cancel the run.
     private func commit(_ write: RunWrite, logger: Logger) async throws {
-        let cancelRequested = try await store.commit(write, logger: logger)
+        let store = store
+        let cancelRequested = try await withTimeout(stepTimeout) { try await store.commit(write, logger: logger) }
         await publish(write.runID, events: write.events, logger: logger)
         if cancelRequested && write.outcome == nil { throw CancelRequested() }
     }
@@ -263,7 +280,7 @@ struct PipelineRunner: Sendable {
     private func publish(_ run: RunID, events: some Collection<RunEvent>, logger: Logger) async {
         let channel = keys.runEvents(run)
         do {
-            _ = try await redis.pipeline(events.map { ["PUBLISH", RedisArgument(channel), RedisArgument($0.wireJSON)] })
+            _ = try await redis.pipeline(events.map { ["PUBLISH", RedisArgument(channel), RedisArgument($0.wireJSON)] }, timeout: .seconds(2))
         } catch {
             logger.warning("Publishing events failed; clients will catch up from the event log", metadata: [LogKey.error: "\(error)"])
         }

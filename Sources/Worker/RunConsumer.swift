@@ -35,7 +35,7 @@ struct RunConsumer: Service {
                 let entries: [StreamEntry]
                 do {
                     entries = try await reader.readGroup(
-                        keys.workerGroup, consumer: config.consumerName, stream: keys.runStream, count: free, block: config.readBlock
+                        keys.workerGroup, consumer: config.consumerName, streams: keys.workStreams, count: free, block: config.readBlock
                     )
                     failures = 0
                 } catch {
@@ -46,7 +46,7 @@ struct RunConsumer: Service {
                 for entry in entries {
                     guard let runEntry = RunStreamEntry(entry) else {
                         logger.error("Malformed stream entry; acknowledging it", metadata: ["stream.id": "\(entry.id)"])
-                        _ = try? await runner.redis.ack(keys.workerGroup, stream: keys.runStream, ids: [entry.id])
+                        _ = try? await runner.redis.ack(keys.workerGroup, stream: entry.stream, ids: [entry.id])
                         continue
                     }
                     started += 1
@@ -54,7 +54,7 @@ struct RunConsumer: Service {
                         let disposition = await runner.execute(runEntry, logger: logger)
                         if disposition == .acknowledge {
                             do {
-                                try await runner.redis.ack(keys.workerGroup, stream: keys.runStream, ids: [entry.id])
+                                try await runner.redis.ack(keys.workerGroup, stream: entry.stream, ids: [entry.id])
                             } catch {
                                 logger.warning("XACK failed; the entry stays pending", metadata: [LogKey.error: "\(error)"])
                             }
@@ -74,7 +74,7 @@ struct RunConsumer: Service {
         let keys = config.service.keys
         if let error = error as? RedisError, error.kind == .server, error.message.hasPrefix("NOGROUP") {
             do {
-                try await reader.createGroup(keys.workerGroup, on: keys.runStream)
+                for stream in keys.workStreams { try await reader.createGroup(keys.workerGroup, on: stream) }
                 return
             } catch {
                 logger.warning("Creating the consumer group failed", metadata: [LogKey.error: "\(error)"])

@@ -17,7 +17,7 @@ func buildWorkerServices(_ config: WorkerConfiguration, logger: Logger) -> [Serv
         workerID: config.consumerName,
         heartbeatInterval: config.heartbeatInterval,
         leaseDuration: config.leaseDuration,
-        stages: StageCatalog(),
+        stages: StageCatalog(recorder: ExecutionRecorder(store: RunStore(client: postgres), worker: config.consumerName, logger: logger)),
         registry: registry,
         delayed: DelayedQueue(redis: redis, keys: config.service.keys),
         retryBaseDelay: config.retryBaseDelay

@@ -36,10 +36,10 @@ public enum TestEnvironment {
 
     public static func uniquePrefix() -> String { "test-\(UUID().uuidString.prefix(8).lowercased())" }
 
-    /// A logger for tests: warnings and worse to standard error, unless `NETRA_TEST_LOG_LEVEL` says otherwise.
+    /// A logger for tests: errors to standard error, unless `NETRA_TEST_LOG_LEVEL` says otherwise.
     public static func logger(_ label: String) -> Logger {
         var logger = Logger(label: label) { StreamLogHandler.standardError(label: $0) }
-        logger.logLevel = env("NETRA_TEST_LOG_LEVEL").flatMap(Logger.Level.init(rawValue:)) ?? .warning
+        logger.logLevel = env("NETRA_TEST_LOG_LEVEL").flatMap(Logger.Level.init(rawValue:)) ?? .error
         return logger
     }
 

@@ -84,7 +84,7 @@ struct RedisClientTests {
             let start = clock.now
             let entries = try await group.next() ?? []
             #expect(clock.now - start < .seconds(5))
-            #expect(entries == [StreamEntry(id: id, fields: ["run": "r1", "tenant": "t1"])])
+            #expect(entries == [StreamEntry(id: id, fields: ["run": "r1", "tenant": "t1"], stream: stream)])
             #expect(try await writer.ack("g", stream: stream, ids: [id]) == 1)
         }
         try await writer.send(["DEL", RedisArgument(stream)])

@@ -23,6 +23,10 @@ public struct RunParameters: Codable, Sendable, Equatable {
     public var failTimes: Int?
     /// `bench`: whether that failure is fatal rather than retryable.
     public var failFatal: Bool?
+    /// `bench`: when set, each stage sleeps a random time from `stage_ms` to this many milliseconds.
+    public var stageMillisecondsMax: Int?
+    /// `bench`: record every stage execution in `stage_executions` (for the chaos check).
+    public var record: Bool?
 
     public init(stages: Int? = nil, stageMilliseconds: Int? = nil, failStage: Int? = nil, failTimes: Int? = nil, failFatal: Bool? = nil) {
         self.stages = stages
@@ -38,6 +42,8 @@ public struct RunParameters: Codable, Sendable, Equatable {
         case failStage = "fail_stage"
         case failTimes = "fail_times"
         case failFatal = "fail_fatal"
+        case stageMillisecondsMax = "stage_ms_max"
+        case record
     }
 }
 
@@ -75,6 +81,9 @@ public enum PipelineKind: String, Codable, Sendable, CaseIterable {
             }
             guard Self.benchDurationRange.contains(parameters.stageMilliseconds ?? 0) else {
                 return .failure(PipelineError("parameters.stage_ms must be from 0 to 60000"))
+            }
+            guard (parameters.stageMilliseconds ?? 0)...Self.benchDurationRange.upperBound ~= (parameters.stageMillisecondsMax ?? parameters.stageMilliseconds ?? 0) else {
+                return .failure(PipelineError("parameters.stage_ms_max must be from stage_ms to 60000"))
             }
             guard (0..<count).contains(parameters.failStage ?? 0), (0...100).contains(parameters.failTimes ?? 0) else {
                 return .failure(PipelineError("parameters.fail_stage must name a stage and fail_times be from 0 to 100"))

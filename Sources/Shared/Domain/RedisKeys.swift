@@ -6,6 +6,11 @@ public struct RedisKeys: Sendable, Hashable {
 
     /// The work stream the gateway XADDs to and workers read from.
     public var runStream: String { "\(prefix):runs" }
+    /// Runs recovered from crashed workers: workers read it before `runStream`, so a recovered run does not wait
+    /// behind the whole backlog.
+    public var recoveryStream: String { "\(prefix):runs:recovered" }
+    /// The streams workers read, in priority order.
+    public var workStreams: [String] { [recoveryStream, runStream] }
     /// The consumer group of the workers on `runStream`.
     public var workerGroup: String { "workers" }
     /// The pub/sub channel carrying one run's events.

@@ -75,6 +75,8 @@ public struct StageRecord: Sendable, Equatable {
 /// The stream entry that hands a run to the workers; the payload itself stays in PostgreSQL.
 public struct RunStreamEntry: Sendable, Equatable {
     public var streamID: String
+    /// The stream the entry came from (the run stream or the recovery stream).
+    public var stream: String = ""
     public var runID: RunID
     public var tenantID: TenantID
     /// The run's `attempt` when it was enqueued: the claim's fencing token.
@@ -98,5 +100,6 @@ public struct RunStreamEntry: Sendable, Equatable {
             let attempt = entry.fields["attempt"].flatMap({ Int($0) })
         else { return nil }
         self.init(streamID: entry.id, runID: run, tenantID: tenant, attempt: attempt)
+        self.stream = entry.stream
     }
 }

@@ -18,6 +18,9 @@ public enum Migrations {
     public static let all: [Migration] = [
         Migration(version: 1, name: "initial", sql: String(decoding: PackageResources.V0001__initial_sql, as: UTF8.self)),
         Migration(version: 2, name: "recovery", sql: String(decoding: PackageResources.V0002__recovery_sql, as: UTF8.self)),
+        Migration(
+            version: 3, name: "stage_executions", sql: String(decoding: PackageResources.V0003__stage_executions_sql, as: UTF8.self)
+        ),
     ]
 
     /// The advisory lock key (an arbitrary constant: "netra" in ASCII).

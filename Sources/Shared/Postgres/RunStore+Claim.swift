@@ -156,6 +156,14 @@ extension RunStore {
         )
     }
 
+    /// Records that a stage execution starts (the `bench` pipeline's audit for the chaos check).
+    public func recordExecution(_ run: RunID, stage: Int, attempt: Int, worker: String, logger: Logger) async throws {
+        try await client.query(
+            "INSERT INTO stage_executions (run_id, stage_index, attempt, worker_id) VALUES (\(run.uuid), \(stage), \(attempt), \(worker))",
+            logger: logger
+        )
+    }
+
     /// The highest `seq` stored for the run (0 when it has no events).
     public func lastSeq(of run: RunID, logger: Logger) async throws -> Int {
         try await client.withConnection { try await Self.lastSeq(of: run, on: $0, logger: logger) }

@@ -4,10 +4,13 @@ import NIOCore
 public struct StreamEntry: Sendable, Equatable {
     public let id: String
     public let fields: [String: String]
+    /// The stream it was read from (empty when the reader did not say).
+    public var stream: String = ""
 
-    public init(id: String, fields: [String: String]) {
+    public init(id: String, fields: [String: String], stream: String = "") {
         self.id = id
         self.fields = fields
+        self.stream = stream
     }
 }
 
@@ -49,22 +52,37 @@ extension RedisClient {
         count: Int,
         block: Duration
     ) async throws -> [StreamEntry] {
+        try await readGroup(group, consumer: consumer, streams: [stream], count: count, block: block)
+    }
+
+    /// Reads new entries from several streams at once (up to `count` from each), in the order the streams are named.
+    public func readGroup(
+        _ group: String,
+        consumer: String,
+        streams: [String],
+        count: Int,
+        block: Duration
+    ) async throws -> [StreamEntry] {
         let reply = try await send(
             [
                 "XREADGROUP", "GROUP", RedisArgument(group), RedisArgument(consumer),
-                "COUNT", RedisArgument(count), "BLOCK", RedisArgument(Int(block.wholeMilliseconds)),
-                "STREAMS", RedisArgument(stream), ">",
-            ],
+                "COUNT", RedisArgument(count), "BLOCK", RedisArgument(Int(block.wholeMilliseconds)), "STREAMS",
+            ] + streams.map { RedisArgument($0) } + streams.map { _ in ">" },
             timeout: block + options.commandTimeout
         )
         // A timed-out BLOCK replies nil in RESP2.
-        guard let streams = reply.array else { return [] }
-        return try streams.flatMap { stream -> [StreamEntry] in
-            guard let pair = stream.array, pair.count == 2, let entries = pair[1].array else {
+        guard let replies = reply.array else { return [] }
+        let entries = try replies.map { stream -> [StreamEntry] in
+            guard let pair = stream.array, pair.count == 2, let name = pair[0].string, let entries = pair[1].array else {
                 throw RedisError(.unexpectedReply, "XREADGROUP stream reply \(stream)")
             }
-            return try entries.compactMap(Self.parseEntry)
+            return try entries.compactMap(Self.parseEntry).map { entry in
+                var entry = entry
+                entry.stream = name
+                return entry
+            }
         }
+        return streams.flatMap { name in entries.first { $0.first?.stream == name } ?? [] }
     }
 
     /// Parses `[id, [field, value, …]]`; a deleted entry (nil fields) yields `nil`.

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Shared
 
 /// What a stage sees: the run, its input, and the outputs of the stages before it.
@@ -56,6 +57,9 @@ extension AgentStage {
 
 /// Maps a pipeline to its stage implementations.
 struct StageCatalog: Sendable {
+    /// Where `bench` stages record their executions when a run asks for it.
+    var recorder: ExecutionRecorder?
+
     /// The stages of `pipeline`, in order; `nil` for an unknown pipeline.
     func stages(for pipeline: String, parameters: RunParameters) -> [any AgentStage]? {
         switch PipelineKind(rawValue: pipeline) {
@@ -63,11 +67,13 @@ struct StageCatalog: Sendable {
             return [TriageStage(), DataStage(), OptimizationsStage(), ActionsStage(), ReportingStage()]
         case .bench:
             guard case .success(let names) = PipelineKind.bench.stageNames(for: parameters) else { return nil }
-            let duration = Duration.milliseconds(parameters.stageMilliseconds ?? 0)
+            let minimum = parameters.stageMilliseconds ?? 0
+            let maximum = max(parameters.stageMillisecondsMax ?? minimum, minimum)
             return names.enumerated().map { index, name in
                 BenchStage(
-                    name: name, duration: duration,
-                    failure: parameters.failStage == index ? (times: parameters.failTimes ?? 1, fatal: parameters.failFatal ?? false) : nil
+                    name: name, index: index, durations: minimum...maximum,
+                    failure: parameters.failStage == index ? (times: parameters.failTimes ?? 1, fatal: parameters.failFatal ?? false) : nil,
+                    recorder: parameters.record == true ? recorder : nil
                 )
             }
         case nil:
@@ -88,18 +94,33 @@ struct BenchStage: AgentStage {
     }
 
     let name: String
-    let duration: Duration
+    let index: Int
+    /// The stage sleeps a duration drawn from this range, in milliseconds.
+    let durations: ClosedRange<Int>
     /// Fails the first `times` executions (counted by the run's retries), to exercise the retry path.
     var failure: (times: Int, fatal: Bool)?
+    var recorder: ExecutionRecorder?
 
     func execute(_ input: StageInput) async throws -> Output {
-        if duration > .zero { try await Task.sleep(for: duration) }
+        try await recorder?.record(input.run, stage: index)
+        let milliseconds = Int.random(in: durations)
+        if milliseconds > 0 { try await Task.sleep(for: .milliseconds(milliseconds)) }
         if let failure, input.run.retries < failure.times {
             throw StageFailure("\(name) failed on purpose (execution \(input.run.retries + 1))", retryable: !failure.fatal)
         }
-        let (seconds, attoseconds) = duration.components
-        return Output(stage: name, sleptMilliseconds: seconds * 1000 + attoseconds / 1_000_000_000_000_000)
+        return Output(stage: name, sleptMilliseconds: Int64(milliseconds))
     }
 
     func summary(of output: Output) -> String { "\(name) done" }
+}
+
+/// Writes one `stage_executions` row per stage execution.
+struct ExecutionRecorder: Sendable {
+    let store: RunStore
+    let worker: String
+    let logger: Logger
+
+    func record(_ run: ClaimedRun, stage: Int) async throws {
+        try await store.recordExecution(run.id, stage: stage, attempt: run.attempt, worker: worker, logger: logger)
+    }
 }
