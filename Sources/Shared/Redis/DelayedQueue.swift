@@ -1,7 +1,8 @@
 import Foundation
 
-/// Stream entries waiting for a due time: a sorted set scored by due time (milliseconds since 1970), moved into the
-/// run stream atomically by one Lua script. Retry backoff uses it; so will delayed runs.
+/// Stream entries waiting for a due time: a sorted set scored by due time (milliseconds since 1970), moved into a
+/// stream atomically by one Lua script. Retry backoff uses it, moving due retries into the recovery stream so that a
+/// run already under way does not queue behind the backlog of new ones.
 public struct DelayedQueue: Sendable {
     let redis: RedisClient
     let keys: RedisKeys
@@ -38,7 +39,7 @@ public struct DelayedQueue: Sendable {
         var moved = 0
         while true {
             let reply = try await redis.send([
-                "EVAL", RedisArgument(Self.promoteScript), "2", RedisArgument(keys.delayedSet), RedisArgument(keys.runStream),
+                "EVAL", RedisArgument(Self.promoteScript), "2", RedisArgument(keys.delayedSet), RedisArgument(keys.recoveryStream),
                 RedisArgument(String(Int64(now.timeIntervalSince1970 * 1000))), RedisArgument(batch),
             ])
             let count = reply.int ?? 0

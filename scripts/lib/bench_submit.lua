@@ -1,0 +1,29 @@
+-- wrk script for `scripts/bench throughput`: POSTs bench runs until RUNS have been sent in total (across threads),
+-- then stops. Environment: BENCH_TOKEN, BENCH_RUNS, BENCH_THREADS, BENCH_STAGES.
+local token = os.getenv("BENCH_TOKEN")
+local per_thread = math.ceil(tonumber(os.getenv("BENCH_RUNS")) / tonumber(os.getenv("BENCH_THREADS")))
+local stages = os.getenv("BENCH_STAGES") or "5"
+local sent, answered, failed = 0, 0, 0
+
+wrk.method = "POST"
+wrk.path = "/api/agent/runs"
+wrk.headers["Authorization"] = "Bearer " .. token
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"message":"bench","pipeline":"bench","parameters":{"stages":' .. stages .. ',"stage_ms":0}}'
+
+function request()
+  sent = sent + 1
+  return wrk.format()
+end
+
+function response(status, headers, body)
+  answered = answered + 1
+  if status ~= 202 then failed = failed + 1 end
+  if answered >= per_thread then wrk.thread:stop() end
+end
+
+function done(summary, latency, requests)
+  io.write(string.format("wrk: %d requests, %d errors (status), %.0f req/s, p50 %.2f ms, p99 %.2f ms\n",
+    summary.requests, summary.errors.status, summary.requests / (summary.duration / 1e6),
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000))
+end
