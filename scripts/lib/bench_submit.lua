@@ -21,9 +21,3 @@ function response(status, headers, body)
   if status ~= 202 then failed = failed + 1 end
   if answered >= per_thread then wrk.thread:stop() end
 end
-
-function done(summary, latency, requests)
-  io.write(string.format("wrk: %d requests, %d errors (status), %.0f req/s, p50 %.2f ms, p99 %.2f ms\n",
-    summary.requests, summary.errors.status, summary.requests / (summary.duration / 1e6),
-    latency:percentile(50) / 1000, latency:percentile(99) / 1000))
-end
