@@ -150,26 +150,27 @@ struct PipelineRunner: Sendable {
         }
 
         let names = pipeline.map(\.name)
-        try await commit(
-            RunWrite(
-                runID: run.id, tenantID: run.tenantID, attempt: run.attempt,
-                events: [events.next(.agentStarted, agent: nil, data: AgentStarted(pipeline: run.pipeline, stages: names, attempt: run.attempt))]
-            ),
-            logger: logger
-        )
+        // Each step's write is committed together with the next one: `agent_started` with the first stage's start,
+        // a stage's completion and checkpoint with the next stage's start, the last completion with the final state.
+        // One transaction per step instead of two; a crash in between only re-runs a stage whose checkpoint was
+        // not yet committed.
+        var carried = [events.next(.agentStarted, agent: nil, data: AgentStarted(pipeline: run.pipeline, stages: names, attempt: run.attempt))]
+        var carriedCheckpoint: StageRecord?
         var outputs = Dictionary(run.finishedStages.map { (names[safe: $0.index] ?? $0.name, $0.output) }, uniquingKeysWith: { $1 })
         let finished = Set(run.finishedStages.map(\.index))
         for (index, stage) in pipeline.enumerated() where !finished.contains(index) {
-            var stageLogger = logger
-            stageLogger[metadataKey: LogKey.stage] = "\(stage.name)"
+            let stageLogger = logger.with(LogKey.stage, "\(stage.name)")
             let started = SubAgentUpdate(stageIndex: index, stageCount: pipeline.count, status: "started")
+            carried.append(events.next(.subAgentUpdate, agent: stage.name, data: started))
             try await commit(
                 RunWrite(
-                    runID: run.id, tenantID: run.tenantID, attempt: run.attempt,
-                    events: [events.next(.subAgentUpdate, agent: stage.name, data: started)], currentStage: stage.name
+                    runID: run.id, tenantID: run.tenantID, attempt: run.attempt, events: carried, currentStage: stage.name,
+                    checkpoint: carriedCheckpoint
                 ),
                 logger: stageLogger
             )
+            carried = []
+            carriedCheckpoint = nil
             let startedAt = Date()
             let result: StageResult
             do {
@@ -192,22 +193,18 @@ struct PipelineRunner: Sendable {
             var completed = SubAgentUpdate(stageIndex: index, stageCount: pipeline.count, status: "completed")
             completed.summary = result.summary
             completed.durationMilliseconds = Int((finishedAt.timeIntervalSince(startedAt) * 1000).rounded())
-            try await commit(
-                RunWrite(
-                    runID: run.id, tenantID: run.tenantID, attempt: run.attempt,
-                    events: [events.next(.subAgentUpdate, agent: stage.name, data: completed)],
-                    checkpoint: StageRecord(index: index, name: stage.name, attempt: run.attempt, output: result.output, startedAt: startedAt, finishedAt: finishedAt)
-                ),
-                logger: stageLogger
+            carried = [events.next(.subAgentUpdate, agent: stage.name, data: completed)]
+            carriedCheckpoint = StageRecord(
+                index: index, name: stage.name, attempt: run.attempt, output: result.output, startedAt: startedAt, finishedAt: finishedAt
             )
             outputs[stage.name] = result.output
         }
 
         let result = names.last.flatMap { outputs[$0] } ?? "null"
+        carried.append(events.next(.agentCompleted, agent: nil, rawData: #"{"status":"succeeded","result":"# + result + "}"))
         try await commit(
             RunWrite(
-                runID: run.id, tenantID: run.tenantID, attempt: run.attempt,
-                events: [events.next(.agentCompleted, agent: nil, rawData: #"{"status":"succeeded","result":"# + result + "}")],
+                runID: run.id, tenantID: run.tenantID, attempt: run.attempt, events: carried, checkpoint: carriedCheckpoint,
                 outcome: .succeeded(result: result)
             ),
             logger: logger
