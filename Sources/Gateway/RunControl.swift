@@ -30,7 +30,7 @@ struct RunControl: Sendable {
         switch outcome {
         case .cancelled(let events):
             _ = try? await redis.pipeline(events.map { ["PUBLISH", RedisArgument(keys.runEvents(run)), RedisArgument($0.wireJSON)] })
-            if let thread = events.first?.threadID { await releaseWaiting(on: thread, logger: logger) }
+            if let thread = events.first?.threadID { await queue.releaseWaiting(on: thread, logger: logger) }
             return CancelResult(runID: run, status: RunStatus.cancelled.rawValue, cancelled: true, message: "the queued run was cancelled")
         case .requested:
             // The worker also reads the flag at its next heartbeat or stage, should this message be lost.
@@ -41,16 +41,7 @@ struct RunControl: Sendable {
         }
     }
 
-    /// Enqueues the next run waiting on a thread whose active run ended; the reconciler repeats this if it fails.
-    func releaseWaiting(on thread: ThreadID, logger: Logger) async {
-        do {
-            let entries = try await runs.releaseWaiting(thread: thread, logger: logger)
-            guard !entries.isEmpty else { return }
-            _ = try await redis.pipeline(entries.map { RedisClient.xaddCommand(keys.runStream, fields: $0.fields) })
-        } catch {
-            logger.warning("Releasing the thread's next run failed; the reconciler will", metadata: [LogKey.error: "\(error)"])
-        }
-    }
+    var queue: RunQueue { RunQueue(store: runs, redis: redis, keys: keys) }
 
     /// Queues a dead or failed run again; it resumes after its last finished stage.
     func retry(_ run: RunID, identity: Identity, logger: Logger) async throws -> RunStreamEntry {
@@ -61,7 +52,7 @@ struct RunControl: Sendable {
             throw NetraError(.conflict, .conflict, "only dead or failed runs can be retried")
         }
         do {
-            try await redis.xadd(keys.runStream, fields: entry.fields)
+            try await queue.enqueue([entry])
         } catch {
             // The run is queued in PostgreSQL: the scheduler's reconciler enqueues it.
             logger.warning("Enqueue of a retried run failed; the reconciler will enqueue it", metadata: [LogKey.error: "\(error)"])

@@ -110,15 +110,14 @@ struct Reconciler: Sendable {
     @discardableResult
     func sweep(logger: Logger) async throws -> Int {
         // Runs waiting behind a thread's run that ended without releasing them.
+        let queue = RunQueue(store: store, redis: redis, keys: keys)
         let released = try await store.releaseWaiting(logger: logger)
-        if !released.isEmpty {
-            _ = try await redis.pipeline(released.map { RedisClient.xaddCommand(keys.runStream, fields: $0.fields) })
-        }
+        try await queue.enqueue(released)
         var total = released.count
         while true {
             let entries = try await store.takeStaleQueued(olderThan: age, limit: 500, logger: logger)
             guard !entries.isEmpty else { return total }
-            _ = try await redis.pipeline(entries.map { RedisClient.xaddCommand(keys.runStream, fields: $0.fields) })
+            try await queue.enqueue(entries)
             logger.info("Re-enqueued queued runs missing from the stream", metadata: ["count": "\(entries.count)"])
             total += entries.count
         }

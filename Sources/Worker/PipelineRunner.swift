@@ -69,7 +69,7 @@ struct PipelineRunner: Sendable {
                 await release(run, logger: logger)
                 throw error
             }
-            if let thread = run.threadID { await releaseWaiting(on: thread, logger: logger) }
+            if let thread = run.threadID { await RunQueue(store: store, redis: redis, keys: keys).releaseWaiting(on: thread, logger: logger) }
             return .acknowledge
         } catch let error as LeaseLost {
             logger.warning("Lost the run's lease; leaving it to its new owner", metadata: [LogKey.error: "\(error)"])
@@ -261,17 +261,6 @@ struct PipelineRunner: Sendable {
         let cancelRequested = try await withTimeout(stepTimeout) { try await store.commit(write, logger: logger) }
         await publish(write.runID, events: write.events, logger: logger)
         if cancelRequested && write.outcome == nil { throw CancelRequested() }
-    }
-
-    /// Enqueues the next run waiting on the thread, now that this one ended (the reconciler repeats it on failure).
-    private func releaseWaiting(on thread: ThreadID, logger: Logger) async {
-        do {
-            let entries = try await store.releaseWaiting(thread: thread, logger: logger)
-            guard !entries.isEmpty else { return }
-            _ = try await redis.pipeline(entries.map { RedisClient.xaddCommand(keys.runStream, fields: $0.fields) })
-        } catch {
-            logger.warning("Releasing the thread's next run failed; the reconciler will", metadata: [LogKey.error: "\(error)"])
-        }
     }
 
     private func publish(_ run: RunID, events: some Collection<RunEvent>, logger: Logger) async {
