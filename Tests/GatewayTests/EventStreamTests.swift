@@ -150,7 +150,10 @@ struct MultitaskTests {
             #expect(try stack.json(rejected)["error"]?["code"]?.stringValue == "thread_busy")
 
             // Enqueued: waits for the first, although a worker is free.
-            let second = try await stack.submit(#"{"message":"two","thread_id":"\#(thread)",\#(slow)}"#, token: token)
+            // Long enough that the test sees it running before interrupting it.
+            let second = try await stack.submit(
+                #"{"message":"two","thread_id":"\#(thread)","pipeline":"bench","parameters":{"stages":2,"stage_ms":5000}}"#, token: token
+            )
             _ = try await stack.waitForFinalStatus(first, token: token)
             try await waitUntil("the second run to start") {
                 try stack.json(try await stack.request(.get, "/api/agent/status/\(second)", token: token))["status"]?.stringValue == "running"
