@@ -26,6 +26,7 @@ let metrics: Target.Dependency = .product(name: "Metrics", package: "swift-metri
 let prometheus: Target.Dependency = .product(name: "Prometheus", package: "swift-prometheus")
 let nio: Target.Dependency = .product(name: "NIOCore", package: "swift-nio")
 let nioPosix: Target.Dependency = .product(name: "NIOPosix", package: "swift-nio")
+let nioWebSocket: Target.Dependency = .product(name: "NIOWebSocket", package: "swift-nio")
 let httpClient: Target.Dependency = .product(name: "AsyncHTTPClient", package: "async-http-client")
 
 let package = Package(
@@ -62,7 +63,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "Gateway",
-            dependencies: ["Shared", hummingbird, websocket, auth, bcrypt, jwt, argumentParser],
+            dependencies: ["Shared", hummingbird, websocket, nioWebSocket, auth, bcrypt, jwt, argumentParser],
             swiftSettings: settings
         ),
         .executableTarget(name: "Worker", dependencies: ["Shared", argumentParser], swiftSettings: settings),

@@ -14,6 +14,7 @@ struct GatewayDependencies: Sendable {
     let subscriber: RedisSubscriber
     let tokens: TokenService
     let monitor: DependencyMonitor
+    let sessions = WebSocketSessions()
 
     var runs: RunStore { RunStore(client: postgres) }
     var threads: ThreadStore { ThreadStore(client: postgres) }
@@ -35,12 +36,24 @@ struct GatewayDependencies: Sendable {
 /// Builds the gateway: PostgreSQL pool and Redis subscriber as services, migrations and the consumer group before the
 /// server starts, and one router serving REST and the WebSocket upgrade.
 func buildApplication(_ config: GatewayConfiguration, logger: Logger, migrate: Bool = true) async throws -> some ApplicationProtocol {
+    try await buildGateway(config, logger: logger, migrate: migrate).app
+}
+
+/// The gateway application and the registry of its WebSockets; run the registry after the application in one
+/// service group (see `GatewayCommand`) so that shutdown closes WebSockets with 1001 before the server stops.
+func buildGateway(
+    _ config: GatewayConfiguration,
+    logger: Logger,
+    migrate: Bool = true,
+    onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+) async throws -> (app: some ApplicationProtocol, sessions: WebSocketSessions) {
     let dependencies = await GatewayDependencies(config: config, logger: logger)
     let router = buildRouter(dependencies)
     var app = Application(
         router: router,
         server: .http1WebSocketUpgrade(webSocketRouter: router, configuration: .init(ws: .init(maxFrameSize: WebSocketSession.maxMessageSize))),
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "netra-gateway"),
+        onServerRunning: onServerRunning,
         logger: logger
     )
     app.addServices(dependencies.postgres, dependencies.subscriber, dependencies.monitor)
@@ -55,7 +68,7 @@ func buildApplication(_ config: GatewayConfiguration, logger: Logger, migrate: B
             logger.warning("Could not create the consumer group yet; workers will", metadata: [LogKey.error: "\(error)"])
         }
     }
-    return app
+    return (app, dependencies.sessions)
 }
 
 /// The routes: health, auth, admin, threads, runs and the WebSocket.
@@ -86,7 +99,9 @@ func buildRouter(_ dependencies: GatewayDependencies) -> Router<GatewayContext> 
             identity: identity, submitter: session.submitter, relay: session.relay, runs: session.runs, control: session.control,
             heartbeatInterval: session.config.heartbeatInterval, logger: context.logger
         )
-        try await webSocket.run(inbound: inbound, outbound: outbound)
+        try await session.sessions.withSession(outbound) {
+            try await webSocket.run(inbound: inbound, outbound: outbound)
+        }
     }
     return router
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Hummingbird
+import ServiceLifecycle
 import Shared
 
 /// `netra-gateway`: the REST and WebSocket front door.
@@ -33,7 +34,9 @@ struct GatewayCommand: AsyncParsableCommand {
         flags[SettingKey.heartbeatInterval.name] = heartbeatInterval
         let config = try ProcessBootstrap.load { try GatewayConfiguration(settings: Settings(flags: flags)) }
         let logger = ProcessBootstrap.logger(label: "netra.gateway", level: config.service.logLevel)
-        let app = try await buildApplication(config, logger: logger)
-        try await app.runService()
+        let (app, sessions) = try await buildGateway(config, logger: logger)
+        // The WebSocket registry is listed last, so it hears SIGTERM first and closes sockets with 1001 (going
+        // away) before the HTTP server drains.
+        try await ProcessBootstrap.serviceGroup([.init(service: app), .init(service: sessions)], logger: logger).run()
     }
 }
