@@ -32,11 +32,20 @@ struct RunConsumer: Service {
                     await slotFreedIterator.next()
                     continue
                 }
-                let entries: [StreamEntry]
+                var entries: [StreamEntry]
                 do {
+                    // Recovered runs first, without blocking; then new runs for the slots left, blocking only when
+                    // there was nothing to recover (a run recovered meanwhile waits at most one block time).
+                    // Two reads, because XREADGROUP's COUNT applies per stream and would overfill the slots.
                     entries = try await reader.readGroup(
-                        keys.workerGroup, consumer: config.consumerName, streams: keys.workStreams, count: free, block: config.readBlock
+                        keys.workerGroup, consumer: config.consumerName, streams: [keys.recoveryStream], count: free, block: nil
                     )
+                    if entries.count < free {
+                        entries += try await reader.readGroup(
+                            keys.workerGroup, consumer: config.consumerName, streams: [keys.runStream], count: free - entries.count,
+                            block: entries.isEmpty ? config.readBlock : nil
+                        )
+                    }
                     failures = 0
                 } catch {
                     failures += 1

@@ -179,4 +179,28 @@ struct MultitaskTests {
             #expect(bad.status == .badRequest)
         }
     }
+
+    @Test func theReconcilerReleasesARunLeftWaitingOnAnIdleThread() async throws {
+        var options = RecoveryTests.fastRecovery
+        options.workers = 1
+        options.reconcileInterval = .milliseconds(200)
+        try await TestStack.run(options) { stack in
+            let token = try await stack.tenantToken()
+            let thread = try #require(try stack.json(try await stack.request(.post, "/api/threads", token: token, json: "{}"))["id"]?.stringValue)
+            let id = try await stack.submit(#"{"message":"m","thread_id":"\#(thread)","pipeline":"bench","parameters":{"stages":1}}"#, token: token)
+            _ = try await stack.waitForFinalStatus(id, token: token)
+            // As if a run ended without releasing the one waiting behind it.
+            let waiting = UUID()
+            try await stack.db.query(
+                """
+                INSERT INTO runs (id, tenant_id, thread_id, pipeline, input, status, stage_count, not_before)
+                SELECT \(waiting), tenant_id, thread_id, 'bench', '{"message":"w","parameters":{"stages":1}}', 'queued', 1, 'infinity'
+                FROM runs WHERE id = \(UUID(uuidString: id)!)
+                """
+            )
+            let status = try await stack.waitForFinalStatus(waiting.uuidString.lowercased(), token: token, timeout: .seconds(10))
+            #expect(status["status"]?.stringValue == "succeeded")
+        }
+    }
 }
+

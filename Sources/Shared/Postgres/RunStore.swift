@@ -158,26 +158,33 @@ public struct RunStore: Sendable {
     ///
     /// - Returns: The entries to enqueue. Called when a run ends, and by the reconciler as a safety net.
     public func releaseWaiting(thread: ThreadID? = nil, logger: Logger) async throws -> [RunStreamEntry] {
-        let rows = try await client.query(
-            """
-            UPDATE runs r SET not_before = NULL, enqueued_at = now(), updated_at = now()
-            WHERE r.id IN (
-                SELECT DISTINCT ON (b.thread_id) b.id FROM runs b
-                WHERE b.status = 'queued' AND b.not_before = 'infinity'
-                  AND (\(thread?.uuid)::uuid IS NULL OR b.thread_id = \(thread?.uuid))
-                  AND NOT EXISTS (
-                      SELECT 1 FROM runs a WHERE a.thread_id = b.thread_id AND a.status IN ('queued', 'running')
-                        AND a.not_before IS DISTINCT FROM 'infinity')
-                ORDER BY b.thread_id, b.created_at, b.id)
-            RETURNING r.id, r.tenant_id, r.attempt
-            """,
-            logger: logger
-        )
-        var entries: [RunStreamEntry] = []
-        for try await (id, tenant, attempt) in rows.decode((UUID, UUID, Int).self) {
-            entries.append(RunStreamEntry(runID: RunID(uuid: id), tenantID: TenantID(uuid: tenant), attempt: attempt))
+        try await client.transaction(logger: logger) { connection in
+            if let thread {
+                // Serialises with `createOrReplay`, which holds this lock while it decides whether a new run waits:
+                // otherwise a run could be inserted as waiting just after this release looked for it.
+                try await connection.query("SELECT id FROM threads WHERE id = \(thread.uuid) FOR UPDATE", logger: logger)
+            }
+            let rows = try await connection.query(
+                """
+                UPDATE runs r SET not_before = NULL, enqueued_at = now(), updated_at = now()
+                WHERE r.id IN (
+                    SELECT DISTINCT ON (b.thread_id) b.id FROM runs b
+                    WHERE b.status = 'queued' AND b.not_before = 'infinity'
+                      AND (\(thread?.uuid)::uuid IS NULL OR b.thread_id = \(thread?.uuid))
+                      AND NOT EXISTS (
+                          SELECT 1 FROM runs a WHERE a.thread_id = b.thread_id AND a.status IN ('queued', 'running')
+                            AND a.not_before IS DISTINCT FROM 'infinity')
+                    ORDER BY b.thread_id, b.created_at, b.id)
+                RETURNING r.id, r.tenant_id, r.attempt
+                """,
+                logger: logger
+            )
+            var entries: [RunStreamEntry] = []
+            for try await (id, tenant, attempt) in rows.decode((UUID, UUID, Int).self) {
+                entries.append(RunStreamEntry(runID: RunID(uuid: id), tenantID: TenantID(uuid: tenant), attempt: attempt))
+            }
+            return entries
         }
-        return entries
     }
 
     /// The run, if it belongs to `tenant`.

@@ -50,26 +50,25 @@ extension RedisClient {
         consumer: String,
         stream: String,
         count: Int,
-        block: Duration
+        block: Duration?
     ) async throws -> [StreamEntry] {
         try await readGroup(group, consumer: consumer, streams: [stream], count: count, block: block)
     }
 
     /// Reads new entries from several streams at once (up to `count` from each), in the order the streams are named.
+    ///
+    /// - Parameter block: How long to wait for a first entry; `nil` returns at once.
     public func readGroup(
         _ group: String,
         consumer: String,
         streams: [String],
         count: Int,
-        block: Duration
+        block: Duration?
     ) async throws -> [StreamEntry] {
-        let reply = try await send(
-            [
-                "XREADGROUP", "GROUP", RedisArgument(group), RedisArgument(consumer),
-                "COUNT", RedisArgument(count), "BLOCK", RedisArgument(Int(block.wholeMilliseconds)), "STREAMS",
-            ] + streams.map { RedisArgument($0) } + streams.map { _ in ">" },
-            timeout: block + options.commandTimeout
-        )
+        var command: [RedisArgument] = ["XREADGROUP", "GROUP", RedisArgument(group), RedisArgument(consumer), "COUNT", RedisArgument(count)]
+        if let block { command += ["BLOCK", RedisArgument(Int(block.wholeMilliseconds))] }
+        command += ["STREAMS"] + streams.map { RedisArgument($0) } + streams.map { _ in ">" }
+        let reply = try await send(command, timeout: (block ?? .zero) + options.commandTimeout)
         // A timed-out BLOCK replies nil in RESP2.
         guard let replies = reply.array else { return [] }
         let entries = try replies.map { stream -> [StreamEntry] in
