@@ -88,7 +88,7 @@ struct RunSubmitter: Sendable {
     /// scheduler's reconciler enqueues it later, so the request still succeeds.
     func enqueue(_ run: RunRecord, logger: Logger) async {
         do {
-            try await RunQueue(store: runs, redis: redis, keys: keys).enqueue([RunStreamEntry(runID: run.id, tenantID: run.tenantID, attempt: run.attempt)])
+            try await control.queue.enqueue([RunStreamEntry(runID: run.id, tenantID: run.tenantID, attempt: run.attempt)])
         } catch {
             logger.warning("Enqueue failed; the reconciler will enqueue the run", metadata: [LogKey.runID: "\(run.id)", LogKey.error: "\(error)"])
         }

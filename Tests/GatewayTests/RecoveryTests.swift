@@ -43,17 +43,23 @@ struct RecoveryTests {
         #expect(seqs == Array(1...max(seqs.count, 1)), sourceLocation: sourceLocation)
     }
 
+    /// Submits a bench run to a worker process and SIGKILLs the worker once the run's first stage has finished.
+    func submitAndKillItsWorker(_ stack: TestStack, token: String, parameters: String) async throws -> (id: String, run: UUID) {
+        let worker = try WorkerProcess(service: stack.service, heartbeat: .milliseconds(200), lease: .seconds(1))
+        let id = try await stack.submit(#"{"message":"m","pipeline":"bench","parameters":\#(parameters)}"#, token: token)
+        let run = UUID(uuidString: id)!
+        try await waitUntil("the first stage to finish") {
+            try await stack.scalar(Int.self, "SELECT count(*) FROM run_stages WHERE run_id = \(run)") ?? 0 >= 1
+        }
+        worker.signal(SIGKILL)
+        _ = try await worker.waitForExit()
+        return (id, run)
+    }
+
     @Test func aKilledWorkersRunResumesElsewhereWithoutRepeatingFinishedStages() async throws {
         try await TestStack.run(Self.fastRecovery) { stack in
             let token = try await stack.tenantToken()
-            let first = try WorkerProcess(service: stack.service, heartbeat: .milliseconds(200), lease: .seconds(1))
-            let id = try await stack.submit(#"{"message":"m","pipeline":"bench","parameters":{"stages":4,"stage_ms":400}}"#, token: token)
-            let run = UUID(uuidString: id)!
-            try await waitUntil("the first stage to finish") {
-                try await stack.scalar(Int.self, "SELECT count(*) FROM run_stages WHERE run_id = \(run)") ?? 0 >= 1
-            }
-            first.signal(SIGKILL)
-            _ = try await first.waitForExit()
+            let (id, run) = try await submitAndKillItsWorker(stack, token: token, parameters: #"{"stages":4,"stage_ms":400}"#)
             let killedAt = Date()
             let second = try WorkerProcess(service: stack.service, heartbeat: .milliseconds(200), lease: .seconds(1))
             let status = try await stack.waitForFinalStatus(id, token: token)
@@ -82,14 +88,7 @@ struct RecoveryTests {
         options.maxDeliveries = 1
         try await TestStack.run(options) { stack in
             let token = try await stack.tenantToken()
-            let worker = try WorkerProcess(service: stack.service, heartbeat: .milliseconds(200), lease: .seconds(1))
-            let id = try await stack.submit(#"{"message":"m","pipeline":"bench","parameters":{"stages":3,"stage_ms":300}}"#, token: token)
-            let run = UUID(uuidString: id)!
-            try await waitUntil("the first stage to finish") {
-                try await stack.scalar(Int.self, "SELECT count(*) FROM run_stages WHERE run_id = \(run)") ?? 0 >= 1
-            }
-            worker.signal(SIGKILL)
-            _ = try await worker.waitForExit()
+            let (id, run) = try await submitAndKillItsWorker(stack, token: token, parameters: #"{"stages":3,"stage_ms":300}"#)
 
             let dead = try await stack.waitForFinalStatus(id, token: token)
             #expect(dead["status"]?.stringValue == "dead")
