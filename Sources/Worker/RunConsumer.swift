@@ -34,16 +34,25 @@ struct RunConsumer: Service {
                 }
                 var entries: [StreamEntry]
                 do {
-                    // Recovered runs first, without blocking; then new runs for the slots left, blocking only when
-                    // there was nothing to recover (a run recovered meanwhile waits at most one block time).
-                    // Two reads, because XREADGROUP's COUNT applies per stream and would overfill the slots.
+                    // Recovered runs first, then new runs for the slots left, both without blocking. Only when both
+                    // are empty does the reader block, on both streams at once, so that a recovered run or a due retry
+                    // wakes it as a new run does. XREADGROUP's COUNT applies per stream: the blocking read asks each
+                    // for half the free slots so the two together never overfill them (with one slot free it blocks
+                    // on new runs only, briefly, and a recovered run waits at most that long).
                     entries = try await reader.readGroup(
                         keys.workerGroup, consumer: config.consumerName, streams: [keys.recoveryStream], count: free, block: nil
                     )
                     if entries.count < free {
                         entries += try await reader.readGroup(
-                            keys.workerGroup, consumer: config.consumerName, streams: [keys.runStream], count: free - entries.count,
-                            block: entries.isEmpty ? config.readBlock : nil
+                            keys.workerGroup, consumer: config.consumerName, streams: [keys.runStream], count: free - entries.count, block: nil
+                        )
+                    }
+                    if entries.isEmpty {
+                        entries = try await reader.readGroup(
+                            keys.workerGroup, consumer: config.consumerName,
+                            streams: free >= 2 ? [keys.recoveryStream, keys.runStream] : [keys.runStream],
+                            count: max(free / 2, 1),
+                            block: free >= 2 ? config.readBlock : min(config.readBlock, .milliseconds(200))
                         )
                     }
                     failures = 0
