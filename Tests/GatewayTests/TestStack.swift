@@ -62,7 +62,13 @@ struct TestStack {
 
     /// Runs `body` with the whole stack up, timed by `options`; shuts everything down afterwards.
     static func run(_ options: Options, _ body: @escaping @Sendable (TestStack) async throws -> Void) async throws {
+        // A database of its own: the scheduler's sweeps cover every run in the database.
+        try await withFreshDatabase { database in try await run(options, database: database, body) }
+    }
+
+    private static func run(_ options: Options, database: String, _ body: @escaping @Sendable (TestStack) async throws -> Void) async throws {
         var configured = TestEnvironment.service()
+        configured.postgres = TestEnvironment.postgres(database: database)
         if let redis = options.redis { configured.redis = redis }
         let service = configured
         let logger = TestEnvironment.logger("stack")
@@ -164,7 +170,7 @@ final class WorkerProcess: @unchecked Sendable {
         process.executableURL = URL(fileURLWithPath: Self.binary)
         var environment = ProcessInfo.processInfo.environment
         environment["NETRA_REDIS_URL"] = TestEnvironment.redisURL
-        environment["NETRA_DATABASE_URL"] = TestEnvironment.databaseURL
+        environment["NETRA_DATABASE_URL"] = TestEnvironment.databaseURL(database: service.postgres.database ?? "")
         environment["NETRA_REDIS_PREFIX"] = service.keys.prefix
         environment["NETRA_HEARTBEAT_INTERVAL"] = Self.seconds(heartbeat)
         environment["NETRA_LEASE_DURATION"] = Self.seconds(lease)

@@ -28,6 +28,13 @@ public enum TestEnvironment {
         return configuration
     }
 
+    /// The URL of another database on the same server.
+    public static func databaseURL(database: String) -> String {
+        guard var components = URLComponents(string: databaseURL) else { return databaseURL }
+        components.path = "/" + database
+        return components.string ?? databaseURL
+    }
+
     /// Settings for a test's processes: the test services and a Redis prefix of its own, so tests running in
     /// parallel never share a stream.
     public static func service(prefix: String = uniquePrefix()) -> ServiceConfiguration {
@@ -83,6 +90,21 @@ public func withDeadline<T: Sendable>(
         return try await withTimeout(timeout, operation)
     } catch is TimeoutError {
         throw WaitTimeout(what)
+    }
+}
+
+/// Creates an empty database on the test server for `body` and drops it afterwards, so that a test whose processes
+/// sweep the whole database (the reconciler, for one) never touches the runs of tests running beside it.
+public func withFreshDatabase<T: Sendable>(_ body: @escaping @Sendable (_ name: String) async throws -> T) async throws -> T {
+    let name = "netra_t_\(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased())"
+    try await withPostgres { admin in try await admin.query("CREATE DATABASE \(unescaped: name)") }
+    do {
+        let result = try await body(name)
+        try await withPostgres { admin in try await admin.query("DROP DATABASE \(unescaped: name) WITH (FORCE)") }
+        return result
+    } catch {
+        try? await withPostgres { admin in try await admin.query("DROP DATABASE \(unescaped: name) WITH (FORCE)") }
+        throw error
     }
 }
 

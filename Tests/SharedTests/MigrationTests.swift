@@ -10,17 +10,7 @@ struct MigrationTests {
 
     /// Creates an empty database for one test and drops it afterwards.
     func withFreshDatabase(_ body: @escaping @Sendable (PostgresClient.Configuration) async throws -> Void) async throws {
-        let name = "netra_mig_\(UUID().uuidString.prefix(8).lowercased())"
-        try await withPostgres { admin in
-            try await admin.query("CREATE DATABASE \(unescaped: name)")
-        }
-        do {
-            try await body(TestEnvironment.postgres(database: name))
-        } catch {
-            try? await withPostgres { admin in try await admin.query("DROP DATABASE \(unescaped: name) WITH (FORCE)") }
-            throw error
-        }
-        try await withPostgres { admin in try await admin.query("DROP DATABASE \(unescaped: name) WITH (FORCE)") }
+        try await SharedTestSupport.withFreshDatabase { name in try await body(TestEnvironment.postgres(database: name)) }
     }
 
     @Test func applyingTwiceChangesNothing() async throws {
