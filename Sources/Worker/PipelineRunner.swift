@@ -22,6 +22,7 @@ struct PipelineRunner: Sendable {
     let stages: StageCatalog
     let registry: CancellationRegistry
     let delayed: DelayedQueue
+    let batching: RunBatching
     /// The longest one commit (or publish) may take before the run is given up as interrupted; a store call that
     /// hangs (a connection lost mid-query) must not keep a run alive on heartbeats alone.
     var stepTimeout: Duration = .seconds(15)
@@ -35,7 +36,7 @@ struct PipelineRunner: Sendable {
         logger[metadataKey: LogKey.runID] = "\(entry.runID)"
         logger[metadataKey: LogKey.tenantID] = "\(entry.tenantID)"
         do {
-            guard let run = try await store.claim(entry, worker: workerID, lease: leaseDuration, logger: logger) else {
+            guard let run = try await batching.claims.submit(entry) else {
                 logger.debug("Run already claimed or finished; acknowledging the duplicate delivery")
                 return .acknowledge
             }
@@ -52,11 +53,9 @@ struct PipelineRunner: Sendable {
                     runID: run.id, threadID: run.threadID, seq: last + 1, type: .agentCompleted, agentName: nil,
                     data: #"{"status":"cancelled"}"#, timestamp: Date()
                 )
-                try await store.commit(
-                    RunWrite(runID: run.id, tenantID: run.tenantID, attempt: run.attempt, events: [completed], outcome: .cancelled),
-                    logger: logger
+                _ = try await batching.commits.submit(
+                    RunWrite(runID: run.id, tenantID: run.tenantID, attempt: run.attempt, events: [completed], outcome: .cancelled)
                 )
-                await publish(run.id, events: [completed], logger: logger)
                 logger.debug("Run cancelled")
             } catch is CancellationError {
                 // Shutting down before the run finished: give the lease back so another worker resumes it at once.
@@ -253,23 +252,13 @@ struct PipelineRunner: Sendable {
         )
     }
 
-    /// Commits a step, then publishes its events; a publish failure is logged, since the log already holds them.
+    /// Commits a step (batched with other runs' steps), which also publishes its events.
     ///
     /// - Throws: `CancelRequested` after committing, when a client asked to cancel the run.
     private func commit(_ write: RunWrite, logger: Logger) async throws {
-        let store = store
-        let cancelRequested = try await withTimeout(stepTimeout) { try await store.commit(write, logger: logger) }
-        await publish(write.runID, events: write.events, logger: logger)
+        let commits = batching.commits
+        let cancelRequested = try await withTimeout(stepTimeout) { try await commits.submit(write) }
         if cancelRequested && write.outcome == nil { throw CancelRequested() }
-    }
-
-    private func publish(_ run: RunID, events: some Collection<RunEvent>, logger: Logger) async {
-        let channel = keys.runEvents(run)
-        do {
-            _ = try await redis.pipeline(events.map { ["PUBLISH", RedisArgument(channel), RedisArgument($0.wireJSON)] }, timeout: .seconds(2))
-        } catch {
-            logger.warning("Publishing events failed; clients will catch up from the event log", metadata: [LogKey.error: "\(error)"])
-        }
     }
 }
 

@@ -20,6 +20,10 @@ func buildWorkerServices(_ config: WorkerConfiguration, logger: Logger) -> [Serv
         stages: StageCatalog(recorder: ExecutionRecorder(store: RunStore(client: postgres), worker: config.consumerName, logger: logger)),
         registry: registry,
         delayed: DelayedQueue(redis: redis, keys: config.service.keys),
+        batching: RunBatching(
+            store: RunStore(client: postgres), redis: redis, keys: config.service.keys, worker: config.consumerName,
+            lease: config.leaseDuration, logger: logger
+        ),
         retryBaseDelay: config.retryBaseDelay
     )
     let consumer = RunConsumer(config: config, postgres: postgres, runner: runner, logger: logger)

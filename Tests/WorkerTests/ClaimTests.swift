@@ -68,4 +68,45 @@ struct ClaimTests {
             #expect(try await store.events(of: run.id, tenant: run.tenantID, after: 0, logger: logger).map(\.seq) == [1])
         }
     }
+
+    @Test func aBatchCommitWritesOnlyTheWritesThatStillOwnTheirRuns() async throws {
+        try await withPostgres { client in
+            let store = RunStore(client: client)
+            let owned = try await makeRun(client)
+            let lost = try await makeRun(client)
+            let entries = [owned, lost].map { RunStreamEntry(runID: $0.id, tenantID: $0.tenantID, attempt: 0) }
+            // One batch claims both; a duplicate delivery of the first in the same batch gets nothing.
+            let claimed = try await store.claim(entries + [entries[0]], worker: "w", lease: .seconds(30), logger: logger)
+            let first = try #require(claimed[0])
+            let second = try #require(claimed[1])
+            #expect(claimed[2] == nil)
+            #expect(first.nextSeq == 1 && first.finishedStages.isEmpty)
+
+            func write(_ run: ClaimedRun, attempt: Int) -> RunWrite {
+                let now = Date()
+                return RunWrite(
+                    runID: run.id, tenantID: run.tenantID, attempt: attempt,
+                    events: [1, 2].map { RunEvent(runID: run.id, threadID: nil, seq: $0, type: .subAgentUpdate, agentName: "s", data: "{}", timestamp: now) },
+                    currentStage: "stage-2",
+                    checkpoint: StageRecord(index: 0, name: "stage-1", attempt: attempt, output: #"{"n":1}"#, startedAt: now, finishedAt: now)
+                )
+            }
+            // The second run's write carries a stale attempt: it alone is refused, and nothing of it is stored.
+            let results = try await store.commit([write(first, attempt: first.attempt), write(second, attempt: second.attempt - 1)], logger: logger)
+            #expect((try? results[0].get()) == false)
+            #expect(throws: LeaseLost.self) { try results[1].get() }
+            #expect(try await store.events(of: first.id, tenant: first.tenantID, after: 0, logger: logger).map(\.seq) == [1, 2])
+            #expect(try await store.events(of: second.id, tenant: second.tenantID, after: 0, logger: logger).isEmpty)
+            #expect(try await store.stages(of: first.id, tenant: first.tenantID, logger: logger).map(\.index) == [0])
+            #expect(try await store.stages(of: second.id, tenant: second.tenantID, logger: logger).isEmpty)
+            #expect(try await store.run(first.id, tenant: first.tenantID, logger: logger)?.currentStage == "stage-2")
+
+            // A later claim of the first run (after its lease is released) resumes after the checkpoint and the log.
+            try await store.releaseLease(first.id, attempt: first.attempt, logger: logger)
+            let again = try #require(try await store.claim(entries[0], worker: "w2", lease: .seconds(30), logger: logger))
+            #expect(again.attempt == first.attempt + 1)
+            #expect(again.nextSeq == 3)
+            #expect(again.finishedStages.map { JSONValue(text: $0.output) } == [.object(["n": .number(1)])])
+        }
+    }
 }

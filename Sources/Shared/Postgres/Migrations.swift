@@ -21,6 +21,7 @@ public enum Migrations {
         Migration(
             version: 3, name: "stage_executions", sql: String(decoding: PackageResources.V0003__stage_executions_sql, as: UTF8.self)
         ),
+        Migration(version: 4, name: "hot_updates", sql: String(decoding: PackageResources.V0004__hot_updates_sql, as: UTF8.self)),
     ]
 
     /// The advisory lock key (an arbitrary constant: "netra" in ASCII).

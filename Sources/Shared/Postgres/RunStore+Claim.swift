@@ -94,38 +94,7 @@ extension RunStore {
     ///
     /// - Returns: `nil` when the run is finished or another worker owns it (ack the entry without running).
     public func claim(_ entry: RunStreamEntry, worker: String, lease: Duration, logger: Logger) async throws -> ClaimedRun? {
-        let leaseSeconds = Double(lease.wholeMilliseconds) / 1000
-        return try await client.transaction(logger: logger) { connection in
-            let rows = try await connection.query(
-                """
-                UPDATE runs SET status = 'running', attempt = attempt + 1, deliveries = deliveries + 1,
-                    worker_id = \(worker), lease_expires_at = now() + make_interval(secs => \(leaseSeconds)),
-                    started_at = COALESCE(started_at, now()), updated_at = now()
-                WHERE id = \(entry.runID.uuid) AND tenant_id = \(entry.tenantID.uuid)
-                  AND ((status = 'queued' AND attempt = \(entry.attempt)) OR (status = 'running' AND lease_expires_at < now()))
-                RETURNING thread_id, pipeline, input::text, attempt, retries
-                """,
-                logger: logger
-            )
-            var claimed: (UUID?, String, String, Int, Int)?
-            for try await row in rows.decode((UUID?, String, String, Int, Int).self) { claimed = row }
-            guard let (thread, pipeline, input, attempt, retries) = claimed else { return nil }
-            // A statement of its own, so it sees events a previous owner committed while this one waited for the row.
-            let lastSeq = try await Self.lastSeq(of: entry.runID, on: connection, logger: logger)
-            let stages = try await Self.stageRecords(
-                try await connection.query(
-                    """
-                    SELECT stage_index, stage, attempt, output::text, started_at, finished_at
-                    FROM run_stages WHERE run_id = \(entry.runID.uuid) ORDER BY stage_index
-                    """,
-                    logger: logger
-                )
-            )
-            return ClaimedRun(
-                id: entry.runID, tenantID: entry.tenantID, threadID: thread.map(ThreadID.init), pipeline: pipeline,
-                input: input, attempt: attempt, finishedStages: stages, nextSeq: lastSeq + 1, retries: retries
-            )
-        }
+        try await claim([entry], worker: worker, lease: lease, logger: logger)[0]
     }
 
     /// Extends the lease of the attempt that owns the run.
@@ -181,21 +150,7 @@ extension RunStore {
     /// - Throws: `LeaseLost` when `write.attempt` no longer owns the run; nothing is written then.
     @discardableResult
     public func commit(_ write: RunWrite, logger: Logger) async throws -> Bool {
-        try await client.transaction(logger: logger) { connection in
-            let cancelRequested = try await Self.fence(write, on: connection, logger: logger)
-            if let stage = write.checkpoint {
-                try await connection.query(
-                    """
-                    INSERT INTO run_stages (run_id, stage_index, stage, attempt, output, started_at, finished_at)
-                    VALUES (\(write.runID.uuid), \(stage.index), \(stage.name), \(write.attempt), \(stage.output)::jsonb,
-                            \(stage.startedAt), \(stage.finishedAt))
-                    """,
-                    logger: logger
-                )
-            }
-            try await Self.insert(write.events, tenant: write.tenantID, on: connection, logger: logger)
-            return cancelRequested
-        }
+        try await commit([write], logger: logger)[0].get()
     }
 
     /// Inserts events of one run in one statement.
@@ -215,64 +170,5 @@ extension RunStore {
             """,
             logger: logger
         )
-    }
-
-    /// Updates the run row if `write.attempt` still owns it; throws `LeaseLost` otherwise.
-    ///
-    /// - Returns: Whether a cancellation of the run has been requested.
-    private static func fence(_ write: RunWrite, on connection: PostgresConnection, logger: Logger) async throws -> Bool {
-        let rows: PostgresRowSequence
-        switch write.outcome {
-        case nil:
-            rows = try await connection.query(
-                """
-                UPDATE runs SET current_stage = COALESCE(\(write.currentStage), current_stage), updated_at = now()
-                WHERE id = \(write.runID.uuid) AND attempt = \(write.attempt) AND status = 'running'
-                RETURNING cancel_requested_at IS NOT NULL
-                """,
-                logger: logger
-            )
-        case .succeeded(let result):
-            rows = try await connection.query(
-                """
-                UPDATE runs SET status = 'succeeded', result = \(result)::jsonb, current_stage = NULL, error = NULL,
-                    finished_at = now(), updated_at = now(), lease_expires_at = NULL
-                WHERE id = \(write.runID.uuid) AND attempt = \(write.attempt) AND status = 'running'
-                RETURNING cancel_requested_at IS NOT NULL
-                """,
-                logger: logger
-            )
-        case .failed(let error):
-            rows = try await connection.query(
-                """
-                UPDATE runs SET status = 'failed', error = \(error)::jsonb, finished_at = now(), updated_at = now(),
-                    lease_expires_at = NULL
-                WHERE id = \(write.runID.uuid) AND attempt = \(write.attempt) AND status = 'running'
-                RETURNING cancel_requested_at IS NOT NULL
-                """,
-                logger: logger
-            )
-        case .retry(let notBefore, let error):
-            rows = try await connection.query(
-                """
-                UPDATE runs SET status = 'queued', retries = retries + 1, not_before = \(notBefore), enqueued_at = \(notBefore),
-                    error = \(error)::jsonb, current_stage = NULL, lease_expires_at = NULL, updated_at = now()
-                WHERE id = \(write.runID.uuid) AND attempt = \(write.attempt) AND status = 'running'
-                RETURNING cancel_requested_at IS NOT NULL
-                """,
-                logger: logger
-            )
-        case .cancelled:
-            rows = try await connection.query(
-                """
-                UPDATE runs SET status = 'cancelled', finished_at = now(), updated_at = now(), lease_expires_at = NULL
-                WHERE id = \(write.runID.uuid) AND attempt = \(write.attempt) AND status = 'running'
-                RETURNING cancel_requested_at IS NOT NULL
-                """,
-                logger: logger
-            )
-        }
-        for try await cancelRequested in rows.decode(Bool.self) { return cancelRequested }
-        throw LeaseLost(runID: write.runID, attempt: write.attempt)
     }
 }

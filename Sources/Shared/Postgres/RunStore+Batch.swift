@@ -1,0 +1,139 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+// Set-based forms of `claim` and `commit` for many runs at once: the same conditions and writes, one statement for
+// the whole batch instead of a transaction per run. Workers use them through a `Batcher` (group commit).
+
+extension RunStore {
+    /// Claims delivered runs; one result per entry, `nil` where the run is finished, owned by another worker, or
+    /// claimed by an earlier entry of the same batch (a duplicate delivery).
+    public func claim(_ entries: [RunStreamEntry], worker: String, lease: Duration, logger: Logger) async throws -> [ClaimedRun?] {
+        guard !entries.isEmpty else { return [] }
+        let leaseSeconds = Double(lease.wholeMilliseconds) / 1000
+        // Autocommitted: once the claim is committed this attempt owns the run and nobody else writes its events or
+        // checkpoints, so reading them afterwards, in statements of their own, sees everything earlier owners wrote.
+        let rows = try await client.query(
+            """
+            UPDATE runs r SET status = 'running', attempt = r.attempt + 1, deliveries = r.deliveries + 1,
+                worker_id = \(worker), lease_expires_at = now() + make_interval(secs => \(leaseSeconds)),
+                started_at = COALESCE(r.started_at, now()), updated_at = now()
+            FROM unnest(\(entries.map(\.runID.uuid))::uuid[], \(entries.map(\.tenantID.uuid))::uuid[], \(entries.map(\.attempt))::integer[])
+                AS e(id, tenant, attempt)
+            WHERE r.id = e.id AND r.tenant_id = e.tenant
+              AND ((r.status = 'queued' AND r.attempt = e.attempt) OR (r.status = 'running' AND r.lease_expires_at < now()))
+            RETURNING r.id, r.thread_id, r.pipeline, r.input::text, r.attempt, r.retries
+            """,
+            logger: logger
+        )
+        var claimed: [UUID: (thread: UUID?, pipeline: String, input: String, attempt: Int, retries: Int)] = [:]
+        for try await (id, thread, pipeline, input, attempt, retries) in rows.decode((UUID, UUID?, String, String, Int, Int).self) {
+            claimed[id] = (thread, pipeline, input, attempt, retries)
+        }
+        guard !claimed.isEmpty else { return entries.map { _ in nil } }
+        let ids = Array(claimed.keys)
+        var lastSeqs: [UUID: Int] = [:]
+        let seqRows = try await client.query(
+            "SELECT run_id, max(seq) FROM run_events WHERE run_id = ANY(\(ids)::uuid[]) GROUP BY run_id", logger: logger
+        )
+        for try await (id, seq) in seqRows.decode((UUID, Int).self) { lastSeqs[id] = seq }
+        var stages: [UUID: [StageRecord]] = [:]
+        let stageRows = try await client.query(
+            """
+            SELECT run_id, stage_index, stage, attempt, output::text, started_at, finished_at
+            FROM run_stages WHERE run_id = ANY(\(ids)::uuid[]) ORDER BY run_id, stage_index
+            """,
+            logger: logger
+        )
+        for try await (id, index, name, attempt, output, startedAt, finishedAt) in stageRows.decode((UUID, Int, String, Int, String, Date, Date).self) {
+            stages[id, default: []].append(
+                StageRecord(index: index, name: name, attempt: attempt, output: output, startedAt: startedAt, finishedAt: finishedAt)
+            )
+        }
+        return entries.map { entry in
+            guard let row = claimed.removeValue(forKey: entry.runID.uuid) else { return nil }
+            return ClaimedRun(
+                id: entry.runID, tenantID: entry.tenantID, threadID: row.thread.map(ThreadID.init), pipeline: row.pipeline,
+                input: row.input, attempt: row.attempt, finishedStages: stages[entry.runID.uuid] ?? [],
+                nextSeq: (lastSeqs[entry.runID.uuid] ?? 0) + 1, retries: row.retries
+            )
+        }
+    }
+
+    /// Commits steps of many runs in one statement: each write's state change, checkpoint and events, all or nothing
+    /// per write, and only for writes whose attempt still owns its run.
+    ///
+    /// - Returns: One result per write: whether a cancellation was requested, or `LeaseLost` (nothing written for it).
+    /// - Throws: When the statement fails; then nothing of the batch is written.
+    public func commit(_ writes: [RunWrite], logger: Logger) async throws -> [Result<Bool, LeaseLost>] {
+        guard !writes.isEmpty else { return [] }
+        precondition(Set(writes.map(\.runID)).count == writes.count, "one write per run in a batch")
+        var kinds: [String] = []
+        var stageNames: [String] = []
+        var payloads: [String] = []
+        var notBefore: [Date] = []
+        let epoch = Date(timeIntervalSince1970: 0)
+        for write in writes {
+            stageNames.append(write.currentStage ?? "")
+            switch write.outcome {
+            case nil: kinds.append("step"); payloads.append(""); notBefore.append(epoch)
+            case .succeeded(let result): kinds.append("succeeded"); payloads.append(result); notBefore.append(epoch)
+            case .failed(let error): kinds.append("failed"); payloads.append(error); notBefore.append(epoch)
+            case .cancelled: kinds.append("cancelled"); payloads.append(""); notBefore.append(epoch)
+            case .retry(let due, let error): kinds.append("retry"); payloads.append(error); notBefore.append(due)
+            }
+        }
+        let checkpoints = writes.compactMap { write in write.checkpoint.map { (write, $0) } }
+        let events = writes.flatMap { write in write.events.map { (write.tenantID, $0) } }
+        let rows = try await client.query(
+            """
+            WITH w AS (
+                SELECT * FROM unnest(\(writes.map(\.runID.uuid))::uuid[], \(writes.map(\.attempt))::integer[], \(kinds)::text[],
+                                     \(stageNames)::text[], \(payloads)::text[], \(notBefore)::timestamptz[])
+                    AS w(id, attempt, kind, stage, payload, not_before)
+            ), fenced AS (
+                UPDATE runs r SET
+                    status = CASE w.kind WHEN 'step' THEN r.status WHEN 'retry' THEN 'queued' ELSE w.kind END,
+                    current_stage = CASE w.kind WHEN 'step' THEN COALESCE(NULLIF(w.stage, ''), r.current_stage)
+                                                WHEN 'succeeded' THEN NULL WHEN 'retry' THEN NULL ELSE r.current_stage END,
+                    result = CASE WHEN w.kind = 'succeeded' THEN w.payload::jsonb ELSE r.result END,
+                    error = CASE w.kind WHEN 'failed' THEN w.payload::jsonb WHEN 'retry' THEN w.payload::jsonb
+                                        WHEN 'succeeded' THEN NULL ELSE r.error END,
+                    finished_at = CASE WHEN w.kind IN ('succeeded', 'failed', 'cancelled') THEN now() ELSE r.finished_at END,
+                    lease_expires_at = CASE WHEN w.kind = 'step' THEN r.lease_expires_at END,
+                    retries = r.retries + CASE WHEN w.kind = 'retry' THEN 1 ELSE 0 END,
+                    not_before = CASE WHEN w.kind = 'retry' THEN w.not_before ELSE r.not_before END,
+                    enqueued_at = CASE WHEN w.kind = 'retry' THEN w.not_before ELSE r.enqueued_at END,
+                    updated_at = now()
+                FROM w
+                WHERE r.id = w.id AND r.attempt = w.attempt AND r.status = 'running'
+                RETURNING r.id, r.cancel_requested_at IS NOT NULL AS cancel_requested
+            ), stages AS (
+                INSERT INTO run_stages (run_id, stage_index, stage, attempt, output, started_at, finished_at)
+                SELECT s.run_id, s.stage_index, s.stage, s.attempt, s.output::jsonb, s.started_at, s.finished_at
+                FROM unnest(\(checkpoints.map(\.0.runID.uuid))::uuid[], \(checkpoints.map(\.1.index))::integer[],
+                            \(checkpoints.map(\.1.name))::text[], \(checkpoints.map(\.0.attempt))::integer[],
+                            \(checkpoints.map(\.1.output))::text[], \(checkpoints.map(\.1.startedAt))::timestamptz[],
+                            \(checkpoints.map(\.1.finishedAt))::timestamptz[])
+                    AS s(run_id, stage_index, stage, attempt, output, started_at, finished_at)
+                WHERE s.run_id IN (SELECT id FROM fenced)
+            ), logged AS (
+                INSERT INTO run_events (run_id, seq, tenant_id, type, agent_name, data, created_at)
+                SELECT e.run_id, e.seq, e.tenant_id, e.type, NULLIF(e.agent, ''), e.data::jsonb, e.at
+                FROM unnest(\(events.map(\.1.runID.uuid))::uuid[], \(events.map(\.1.seq))::integer[], \(events.map(\.0.uuid))::uuid[],
+                            \(events.map(\.1.type.rawValue))::text[], \(events.map { $0.1.agentName ?? "" })::text[],
+                            \(events.map(\.1.data))::text[], \(events.map(\.1.timestamp))::timestamptz[])
+                    AS e(run_id, seq, tenant_id, type, agent, data, at)
+                WHERE e.run_id IN (SELECT id FROM fenced)
+            )
+            SELECT id, cancel_requested FROM fenced
+            """,
+            logger: logger
+        )
+        var fenced: [UUID: Bool] = [:]
+        for try await (id, cancelRequested) in rows.decode((UUID, Bool).self) { fenced[id] = cancelRequested }
+        return writes.map { write in
+            fenced[write.runID.uuid].map { .success($0) } ?? .failure(LeaseLost(runID: write.runID, attempt: write.attempt))
+        }
+    }
+}

@@ -1,0 +1,100 @@
+import Synchronization
+
+/// Combines requests that arrive while earlier ones are being served into batches served by one call each: group
+/// commit. A request arriving at an idle batcher is served at once, alone; under load, requests queue while up to
+/// `maxConcurrentFlushes` batches are in flight and the next flush takes all of them (up to `maxBatch`). No timer:
+/// batching adds no latency when there is nothing to batch with.
+///
+/// Flushes run in tasks of their own, started on demand and ending when the queue is empty, so a batcher needs no
+/// service lifecycle: whoever awaits `submit` keeps the work alive, and nothing is left running once it returns.
+public final class Batcher<Item: Sendable, Output: Sendable>: Sendable {
+    /// Serves one batch; returns one result per item, in order.
+    public typealias Flush = @Sendable ([Item]) async -> [Result<Output, any Error>]
+
+    private struct Waiting {
+        let id: UInt64
+        let item: Item
+        let continuation: CheckedContinuation<Output, any Error>
+    }
+
+    private struct State {
+        var pending: [Waiting] = []
+        var flushing = 0
+        var nextID: UInt64 = 0
+
+        mutating func take(_ limit: Int) -> [Waiting] {
+            let batch = Array(pending.prefix(limit))
+            pending.removeFirst(batch.count)
+            return batch
+        }
+    }
+
+    private let state = Mutex(State())
+    private let maxBatch: Int
+    private let maxConcurrentFlushes: Int
+    private let flush: Flush
+
+    public init(maxBatch: Int = 256, maxConcurrentFlushes: Int = 2, flush: @escaping Flush) {
+        precondition(maxBatch > 0 && maxConcurrentFlushes > 0)
+        self.maxBatch = maxBatch
+        self.maxConcurrentFlushes = maxConcurrentFlushes
+        self.flush = flush
+    }
+
+    /// Queues `item` and waits for its result.
+    ///
+    /// Cancelling the caller withdraws the item if it is still queued (throwing `CancellationError`); once its batch
+    /// is in flight, the caller waits for the outcome.
+    public func submit(_ item: Item) async throws -> Output {
+        let id = state.withLock { state in
+            state.nextID += 1
+            return state.nextID
+        }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                let batch: [Waiting]? = state.withLock { state in
+                    state.pending.append(Waiting(id: id, item: item, continuation: continuation))
+                    guard state.flushing < maxConcurrentFlushes else { return nil }
+                    state.flushing += 1
+                    return state.take(maxBatch)
+                }
+                if let batch { Task { await self.drain(batch) } }
+            }
+        } onCancel: {
+            let withdrawn = state.withLock { state -> Waiting? in
+                guard let index = state.pending.firstIndex(where: { $0.id == id }) else { return nil }
+                return state.pending.remove(at: index)
+            }
+            withdrawn?.continuation.resume(throwing: CancellationError())
+        }
+    }
+
+    /// Serves `batch`, then whatever queued meanwhile, until the queue is empty.
+    private func drain(_ batch: [Waiting]) async {
+        var batch = batch
+        while true {
+            let results = await flush(batch.map(\.item))
+            for (index, waiting) in batch.enumerated() {
+                if index < results.count {
+                    waiting.continuation.resume(with: results[index])
+                } else {
+                    waiting.continuation.resume(throwing: BatchError.missingResult)
+                }
+            }
+            let next: [Waiting]? = state.withLock { state in
+                guard !state.pending.isEmpty else {
+                    state.flushing -= 1
+                    return nil
+                }
+                return state.take(maxBatch)
+            }
+            guard let next else { return }
+            batch = next
+        }
+    }
+}
+
+/// A flush returned fewer results than it was given items (a programming error in the flush).
+public enum BatchError: Error {
+    case missingResult
+}

@@ -1,0 +1,64 @@
+import Logging
+import Shared
+
+/// Group commit for one worker: the claims and the step commits of all the runs it executes are batched across runs,
+/// one statement per batch, and a batch's events are published in one Redis pipeline once it is committed.
+///
+/// Each run still waits for its own claim and each of its commits, so its guarantees are those of a transaction
+/// per step; only the cost is shared.
+struct RunBatching: Sendable {
+    let claims: Batcher<RunStreamEntry, ClaimedRun?>
+    let commits: Batcher<RunWrite, Bool>
+
+    init(store: RunStore, redis: RedisClient, keys: RedisKeys, worker: String, lease: Duration, logger: Logger) {
+        claims = Batcher(maxBatch: 128, maxConcurrentFlushes: 2) { entries in
+            await Self.eachAlone(entries, logger: logger, "Claiming a batch failed") {
+                try await store.claim($0, worker: worker, lease: lease, logger: logger).map { .success($0) }
+            }
+        }
+        commits = Batcher(maxBatch: 256, maxConcurrentFlushes: 3) { writes in
+            await Self.eachAlone(writes, logger: logger, "Committing a batch failed") { writes in
+                let results = try await store.commit(writes, logger: logger)
+                await Self.publish(zip(writes, results).filter { (try? $0.1.get()) != nil }.map(\.0), redis: redis, keys: keys, logger: logger)
+                return results.map { $0.mapError { $0 as any Error } }
+            }
+        }
+    }
+
+    /// Serves `items` with `serve`; if the batch fails, serves each item alone so that one bad item (or a deadlock
+    /// victim) fails only itself.
+    private static func eachAlone<Item, Output>(
+        _ items: [Item], logger: Logger, _ message: Logger.Message,
+        _ serve: ([Item]) async throws -> [Result<Output, any Error>]
+    ) async -> [Result<Output, any Error>] {
+        do {
+            return try await serve(items)
+        } catch {
+            guard items.count > 1 else { return [.failure(error)] }
+            logger.warning(message, metadata: [LogKey.error: "\(error)", "batch.size": "\(items.count)"])
+            var results: [Result<Output, any Error>] = []
+            for item in items {
+                do {
+                    results += try await serve([item])
+                } catch {
+                    results.append(.failure(error))
+                }
+            }
+            return results
+        }
+    }
+
+    /// Publishes the events of committed writes; a failure is logged, since the event log already holds them.
+    private static func publish(_ writes: [RunWrite], redis: RedisClient, keys: RedisKeys, logger: Logger) async {
+        let commands = writes.flatMap { write in
+            let channel = RedisArgument(keys.runEvents(write.runID))
+            return write.events.map { ["PUBLISH", channel, RedisArgument($0.wireJSON)] }
+        }
+        guard !commands.isEmpty else { return }
+        do {
+            _ = try await redis.pipeline(commands, timeout: .seconds(2))
+        } catch {
+            logger.warning("Publishing events failed; clients will catch up from the event log", metadata: [LogKey.error: "\(error)"])
+        }
+    }
+}
