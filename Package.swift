@@ -58,7 +58,7 @@ let package = Package(
         .target(
             name: "Shared",
             dependencies: ["CHiredis", nio, nioPosix, postgres, lifecycle, unixSignals, logging, metrics, prometheus, configuration, argumentParser, hummingbird],
-            resources: [.embedInCode("Postgres/Migrations")],
+            resources: [.embedInCode("Postgres/Migrations"), .embedInCode("Supply/catalog.json")],
             swiftSettings: settings
         ),
         .executableTarget(
