@@ -91,6 +91,10 @@ func buildRouter(_ dependencies: GatewayDependencies) -> Router<GatewayContext> 
     RunsController(submitter: dependencies.submitter, runs: dependencies.runs, control: dependencies.control).addRoutes(to: agent)
     EventsController(runs: dependencies.runs, relay: dependencies.relay, heartbeatInterval: dependencies.config.heartbeatInterval)
         .addRoutes(to: agent)
+    WorkloadController(workloads: WorkloadStore(client: dependencies.postgres), catalog: .shipped)
+        .addRoutes(to: protected.group("workloads"))
+    SupplyController(catalog: .shipped).addRoutes(to: protected.group("supply"))
+    GenerationController(submitter: dependencies.submitter, runs: dependencies.runs).addRoutes(to: protected.group("generation"))
 
     let session = dependencies
     router.group("ws").add(middleware: AuthMiddleware(tokens: dependencies.tokens, allowQueryToken: true)).ws("") { inbound, outbound, context in

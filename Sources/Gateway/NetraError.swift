@@ -11,6 +11,7 @@ struct NetraError: Error, HTTPResponseError, CustomStringConvertible {
         let raw: String
         static let badRequest = Code(raw: "bad_request")
         static let invalidJSON = Code(raw: "invalid_json")
+        static let invalidBody = Code(raw: "invalid_body")
         static let validation = Code(raw: "validation_failed")
         static let unauthorized = Code(raw: "unauthorized")
         static let invalidCredentials = Code(raw: "invalid_credentials")

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Shared
+import Synchronization
 
 /// Executes one delivered run: claims it, runs its remaining stages under a renewed lease, and commits every step
 /// (checkpoint, state and events in one fenced transaction) before publishing that step's events.
@@ -134,7 +135,7 @@ struct PipelineRunner: Sendable {
 
 
     private func execute(_ run: ClaimedRun, logger: Logger) async throws {
-        var events = EventSequencer(run: run)
+        let events = EventSequencer(run: run)
         let input: RunInput
         let pipeline: [any AgentStage]
         do {
@@ -144,7 +145,7 @@ struct PipelineRunner: Sendable {
             }
             pipeline = stages
         } catch {
-            try await fail(run, events: &events, code: "invalid_run", message: "\(error)", logger: logger)
+            try await fail(run, events: events, code: "invalid_run", message: "\(error)", logger: logger)
             return
         }
 
@@ -173,18 +174,31 @@ struct PipelineRunner: Sendable {
             let startedAt = Date()
             let result: StageResult
             do {
-                result = try await stage.run(StageInput(run: run, input: input, outputs: outputs, index: index))
+                let emitter = StageEmitter(agent: stage.name) { type, data in
+                    try await commit(
+                        RunWrite(
+                            runID: run.id, tenantID: run.tenantID, attempt: run.attempt,
+                            events: [events.next(type, agent: stage.name, rawData: data)]
+                        ),
+                        logger: stageLogger
+                    )
+                }
+                result = try await stage.run(StageInput(run: run, input: input, outputs: outputs, index: index, emitter: emitter))
             } catch is CancellationError {
                 throw CancellationError()
+            } catch let error as LeaseLost {
+                throw error  // an emitted event's commit found the run taken over
+            } catch let error as CancelRequested {
+                throw error
             } catch {
                 let retryable = (error as? StageFailure)?.isRetryable ?? true
                 let maxRetries = PipelineKind(rawValue: run.pipeline)?.maxRetries ?? 0
                 if retryable && run.retries < maxRetries {
-                    try await scheduleRetry(run, events: &events, stage: stage.name, error: "\(error)", logger: stageLogger)
+                    try await scheduleRetry(run, events: events, stage: stage.name, error: "\(error)", logger: stageLogger)
                 } else {
                     stageLogger.warning("Stage failed", metadata: [LogKey.error: "\(error)"])
                     let suffix = retryable ? " (after \(run.retries) retries)" : ""
-                    try await fail(run, events: &events, code: "stage_failed", message: "\(stage.name): \(error)\(suffix)", logger: stageLogger)
+                    try await fail(run, events: events, code: "stage_failed", message: "\(stage.name): \(error)\(suffix)", logger: stageLogger)
                 }
                 return
             }
@@ -213,7 +227,7 @@ struct PipelineRunner: Sendable {
 
     /// Puts the run back in the queue after a backoff: committed as `queued` with `not_before`, then scheduled in the
     /// delayed set. Should the worker die in between, the reconciler enqueues it once it is due.
-    private func scheduleRetry(_ run: ClaimedRun, events: inout EventSequencer, stage: String, error: String, logger: Logger) async throws {
+    private func scheduleRetry(_ run: ClaimedRun, events: EventSequencer, stage: String, error: String, logger: Logger) async throws {
         let ceiling = min(retryBaseDelay * (1 << min(run.retries, 20)), maxRetryDelay)
         let delay = Duration.milliseconds(Int64.random(in: 0...max(ceiling.wholeMilliseconds, 1)))
         let due = Date().addingTimeInterval(Double(delay.wholeMilliseconds) / 1000)
@@ -237,7 +251,7 @@ struct PipelineRunner: Sendable {
     }
 
     /// Ends the run as failed, with an `error` event and the closing `agent_completed`.
-    private func fail(_ run: ClaimedRun, events: inout EventSequencer, code: String, message: String, logger: Logger) async throws {
+    private func fail(_ run: ClaimedRun, events: EventSequencer, code: String, message: String, logger: Logger) async throws {
         let error = ServerMessage.data(ErrorData(code: code, message: message))
         try await commit(
             RunWrite(
@@ -265,23 +279,26 @@ struct PipelineRunner: Sendable {
 /// Thrown inside a run when a client asked to cancel it.
 struct CancelRequested: Error {}
 
-/// Hands out consecutive `seq` numbers for one claimed run.
-struct EventSequencer {
+/// Hands out consecutive `seq` numbers for one claimed run (shared by the runner and the stage emitting events).
+final class EventSequencer: Sendable {
     let run: ClaimedRun
-    private(set) var nextSeq: Int
+    private let nextSeq: Mutex<Int>
 
     init(run: ClaimedRun) {
         self.run = run
-        self.nextSeq = run.nextSeq
+        self.nextSeq = Mutex(run.nextSeq)
     }
 
-    mutating func next(_ type: EventType, agent: String?, data: some Encodable) -> RunEvent {
+    func next(_ type: EventType, agent: String?, data: some Encodable) -> RunEvent {
         next(type, agent: agent, rawData: ServerMessage.data(data))
     }
 
-    mutating func next(_ type: EventType, agent: String?, rawData: String) -> RunEvent {
-        defer { nextSeq += 1 }
-        return RunEvent(runID: run.id, threadID: run.threadID, seq: nextSeq, type: type, agentName: agent, data: rawData, timestamp: Date())
+    func next(_ type: EventType, agent: String?, rawData: String) -> RunEvent {
+        let seq = nextSeq.withLock { seq in
+            defer { seq += 1 }
+            return seq
+        }
+        return RunEvent(runID: run.id, threadID: run.threadID, seq: seq, type: type, agentName: agent, data: rawData, timestamp: Date())
     }
 }
 

@@ -17,7 +17,10 @@ func buildWorkerServices(_ config: WorkerConfiguration, logger: Logger) -> [Serv
         workerID: config.consumerName,
         heartbeatInterval: config.heartbeatInterval,
         leaseDuration: config.leaseDuration,
-        stages: StageCatalog(recorder: ExecutionRecorder(store: RunStore(client: postgres), worker: config.consumerName, logger: logger)),
+        stages: StageCatalog(
+            recorder: ExecutionRecorder(store: RunStore(client: postgres), worker: config.consumerName, logger: logger),
+            workloads: WorkloadStore(client: postgres), logger: logger
+        ),
         registry: registry,
         delayed: DelayedQueue(redis: redis, keys: config.service.keys),
         batching: RunBatching(

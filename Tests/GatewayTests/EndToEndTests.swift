@@ -39,11 +39,18 @@ struct EndToEndTests {
             let events = received.filter { $0["metadata"]?["seq"]?.intValue != nil }
             let types = events.map { $0["type"]?.stringValue ?? "" }
             let stageNames = ["triage", "data", "optimizations", "actions", "reporting"]
+            // Each stage starts and completes; data loads the aggregates and optimizations runs the cost goal's tools,
+            // each as a tool call and its result.
             var expected = ["agent_started"]
-            for _ in stageNames { expected += ["sub_agent_update", "sub_agent_update"] }
+            for stage in stageNames {
+                let tools = stage == "data" ? 1 : stage == "optimizations" ? Goal.cost.tools.count : 0
+                expected += ["sub_agent_update"] + Array(repeating: ["tool_call", "tool_result"], count: tools).flatMap { $0 } + ["sub_agent_update"]
+            }
             expected.append("agent_completed")
             #expect(types == expected)
             #expect(events.map { $0["metadata"]?["seq"]?.intValue } == (1...expected.count).map { Optional($0) })
+            let tools = events.filter { $0["type"]?.stringValue == "tool_call" && $0["metadata"]?["agent_name"]?.stringValue == "optimizations" }
+            #expect(tools.compactMap { $0["data"]?["tool"]?.stringValue } == Goal.cost.tools.map(\.rawValue))
             let updates = events.filter { $0["type"]?.stringValue == "sub_agent_update" }
             #expect(updates.map { $0["metadata"]?["agent_name"]?.stringValue ?? "" } == stageNames.flatMap { [$0, $0] })
             #expect(updates.map { $0["data"]?["status"]?.stringValue ?? "" } == stageNames.flatMap { _ in ["started", "completed"] })
@@ -51,7 +58,8 @@ struct EndToEndTests {
             #expect(events.allSatisfy { $0["metadata"]?["run_id"]?.stringValue == runID && $0["metadata"]?["thread_id"]?.stringValue == threadID })
             let completed = try #require(events.last)
             #expect(completed["data"]?["status"]?.stringValue == "succeeded")
-            #expect(completed["data"]?["result"]?["goal"]?.stringValue == "cost")
+            #expect(completed["data"]?["result"]?["report"]?["triage"]?["goal"]?.stringValue == "cost")
+            #expect(completed["data"]?["result"]?["markdown"]?.stringValue?.isEmpty == false)
 
             let status = try stack.json(try await stack.request(.get, "/api/agent/status/\(runID)", token: token))
             #expect(status["status"]?.stringValue == "succeeded")

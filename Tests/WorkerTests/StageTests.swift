@@ -1,44 +1,64 @@
 import Foundation
+import Logging
+import PostgresNIO
 import Shared
+import SharedTestSupport
+import Synchronization
 import Testing
 
 @testable import Worker
 
-@Suite("Optimize stages compute from their input")
+@Suite("Pipeline stages")
 struct StageTests {
-    @Test(arguments: [
-        ("Optimize my AI workload costs", "cost"),
-        ("why is my p99 latency so high?", "latency"),
-        ("will we stay under a $5,000 budget this month?", "budget"),
-        ("too many failures on summarize", "quality"),
-        ("hello", "general"),
-    ])
-    func triageClassifiesTheGoal(message: String, goal: String) {
-        #expect(TriageStage.classify(message).goal == goal)
-    }
+    let logger = TestEnvironment.logger("stages")
 
-    @Test func triageReadsTheBudget() {
-        #expect(TriageStage.budget(in: "stay under $5,000 this month") == 5000)
-        #expect(TriageStage.budget(in: "cap at $1.5k") == 1500)
-        #expect(TriageStage.budget(in: "no money mentioned") == nil)
-    }
-
-    @Test func pipelineChainsOutputsThroughToTheReport() async throws {
-        let run = ClaimedRun(
-            id: RunID(), tenantID: TenantID(), threadID: nil, pipeline: "optimize", input: "{}", attempt: 1, finishedStages: [], nextSeq: 1
-        )
-        let input = RunInput(message: "will we stay under a $5,000 budget this month?")
-        let stages = try #require(StageCatalog().stages(for: "optimize", parameters: .init()))
-        #expect(stages.map(\.name) == PipelineKind.optimizeStages)
+    /// Runs every stage of `pipeline` in order, as the runner does, collecting the events they emit.
+    func runStages(
+        _ stages: [any AgentStage], run: ClaimedRun, input: RunInput
+    ) async throws -> (outputs: [String: String], events: [(EventType, String)]) {
+        let emitted = Mutex<[(EventType, String)]>([])
         var outputs: [String: String] = [:]
         for (index, stage) in stages.enumerated() {
-            let result = try await stage.run(StageInput(run: run, input: input, outputs: outputs, index: index))
+            let emitter = StageEmitter(agent: stage.name) { type, data in emitted.withLock { $0.append((type, data)) } }
+            let result = try await stage.run(StageInput(run: run, input: input, outputs: outputs, index: index, emitter: emitter))
             outputs[stage.name] = result.output
         }
-        let report = try JSONText.decode(ReportingStage.Output.self, from: try #require(outputs["reporting"]))
-        #expect(report.goal == "budget")
-        #expect(report.markdown.contains("budget $5,000") || report.markdown.contains("budget $5000"))
-        #expect(report.steps.count == TriageStage.rules[0].tools.count)
+        return (outputs, emitted.withLock { $0 })
+    }
+
+    @Test func optimizeStagesChainFromTheWorkloadToTheReport() async throws {
+        try await withFreshDatabase { database in
+            try await withPostgres(TestEnvironment.postgres(database: database)) { client in
+                try await Migrations.apply(on: client, logger: logger)
+                let (tenant, _) = try await IdentityStore(client: client).createTenant(
+                    name: "t", userName: "u", email: "\(UUID())@example.com", passwordHash: "x", logger: logger
+                )
+                let workloads = WorkloadStore(client: client)
+                let events = Array(WorkloadGenerator(events: 3_000, days: 7, seed: 11))
+                try await workloads.insert(events, costs: events.map { SupplyCatalog.shipped.cost(of: $0) ?? 0 }, tenant: tenant, logger: logger)
+
+                let run = ClaimedRun(
+                    id: RunID(), tenantID: tenant, threadID: nil, pipeline: "optimize", input: "{}", attempt: 1, finishedStages: [], nextSeq: 1
+                )
+                let stages = try #require(StageCatalog(workloads: workloads).stages(for: "optimize", parameters: .init()))
+                #expect(stages.map(\.name) == PipelineKind.optimizeStages)
+                let (outputs, emitted) = try await runStages(
+                    stages, run: run, input: RunInput(message: "will we stay under a $5,000 budget this month?")
+                )
+                let triage = try JSONText.decode(TriageResult.self, from: try #require(outputs["triage"]))
+                #expect(triage.goal == .budget && triage.entities.budgetUSD == 5000)
+                // Every tool triage chose was called, then reported, in order.
+                let calls = emitted.filter { $0.0 == .toolCall }.compactMap { JSONValue(text: $0.1)?["tool"]?.stringValue }
+                let results = emitted.filter { $0.0 == .toolResult }.compactMap { JSONValue(text: $0.1)?["tool"]?.stringValue }
+                #expect(calls == ["workload_aggregates"] + triage.tools.map(\.rawValue))
+                #expect(results == calls)
+                let reporting = try #require(outputs["reporting"])
+                let report = try #require(JSONValue(text: reporting))
+                let markdown = try #require(report["markdown"]?.stringValue)
+                #expect(markdown.contains("5,000"))
+                #expect(report["report"]?["budget"] != nil)
+            }
+        }
     }
 
     @Test func benchPipelineFollowsItsParameters() throws {
@@ -46,5 +66,14 @@ struct StageTests {
         #expect(stages.map(\.name) == ["stage-1", "stage-2", "stage-3"])
         #expect(StageCatalog().stages(for: "bench", parameters: .init(stages: 0)) == nil)
         #expect(StageCatalog().stages(for: "unknown", parameters: .init()) == nil)
+        // Without a workload store the data pipelines cannot run.
+        #expect(StageCatalog().stages(for: "optimize", parameters: .init()) == nil)
+    }
+}
+
+extension JSONValue {
+    var stringValue: String? {
+        if case .string(let value) = self { return value }
+        return nil
     }
 }

@@ -27,6 +27,14 @@ public struct RunParameters: Codable, Sendable, Equatable {
     public var stageMillisecondsMax: Int?
     /// `bench`: record every stage execution in `stage_executions` (for the chaos check).
     public var record: Bool?
+    /// `generate`: how many workload events to write, over how many days, from which seed, with which traffic mix.
+    public var events: Int?
+    public var days: Int?
+    public var seed: UInt64?
+    public var profile: String?
+    /// `generate`: the data ends at the start of this day (days since 1970, UTC), fixed when the job is submitted so
+    /// that a re-executed job writes the same events.
+    public var endDay: Int?
 
     public init(stages: Int? = nil, stageMilliseconds: Int? = nil, failStage: Int? = nil, failTimes: Int? = nil, failFatal: Bool? = nil) {
         self.stages = stages
@@ -43,7 +51,8 @@ public struct RunParameters: Codable, Sendable, Equatable {
         case failTimes = "fail_times"
         case failFatal = "fail_fatal"
         case stageMillisecondsMax = "stage_ms_max"
-        case record
+        case record, events, days, seed, profile
+        case endDay = "end_day"
     }
 }
 
@@ -53,6 +62,8 @@ public enum PipelineKind: String, Codable, Sendable, CaseIterable {
     case optimize
     /// `stages` no-op stages of `stage_ms` each, for tests and benchmarks.
     case bench
+    /// One stage that writes a synthetic workload for the tenant (a generation job).
+    case generate
 
     /// The stage names of `optimize`, in order.
     public static let optimizeStages = ["triage", "data", "optimizations", "actions", "reporting"]
@@ -62,18 +73,31 @@ public enum PipelineKind: String, Codable, Sendable, CaseIterable {
         switch self {
         case .optimize: 3
         case .bench: 3
+        case .generate: 3
         }
     }
 
     /// Bounds of the `bench` parameters.
     public static let benchStageRange = 1...50
     public static let benchDurationRange = 0...60_000
+    /// Bounds of the `generate` parameters.
+    public static let generateEventRange = 1...2_000_000
+    public static let generateDayRange = 1...60
 
     /// The names of the stages a run with these parameters executes, or a reason the parameters are invalid.
     public func stageNames(for parameters: RunParameters) -> Result<[String], PipelineError> {
         switch self {
         case .optimize:
             return .success(Self.optimizeStages)
+        case .generate:
+            guard Self.generateEventRange.contains(parameters.events ?? 10_000) else {
+                return .failure(PipelineError("events must be from 1 to 2000000"))
+            }
+            guard Self.generateDayRange.contains(parameters.days ?? 14) else { return .failure(PipelineError("days must be from 1 to 60")) }
+            guard parameters.profile.map(WorkloadGenerator.Profile.init(rawValue:)) != .some(nil) else {
+                return .failure(PipelineError("profile must be one of \(WorkloadGenerator.Profile.allCases.map(\.rawValue).joined(separator: ", "))"))
+            }
+            return .success(["generate"])
         case .bench:
             let count = parameters.stages ?? 5
             guard Self.benchStageRange.contains(count) else {

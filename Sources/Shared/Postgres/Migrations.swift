@@ -22,6 +22,9 @@ public enum Migrations {
             version: 3, name: "stage_executions", sql: String(decoding: PackageResources.V0003__stage_executions_sql, as: UTF8.self)
         ),
         Migration(version: 4, name: "hot_updates", sql: String(decoding: PackageResources.V0004__hot_updates_sql, as: UTF8.self)),
+        Migration(
+            version: 5, name: "workload_events", sql: String(decoding: PackageResources.V0005__workload_events_sql, as: UTF8.self)
+        ),
     ]
 
     /// The advisory lock key (an arbitrary constant: "netra" in ASCII).

@@ -1,191 +1,155 @@
 import Foundation
+import Logging
 import Shared
 
 // First versions of the five `optimize` sub-agents. They compute from the run's input with deterministic rules;
 // the analysis over the tenant's workload data replaces the middle three when workload ingestion exists.
 
-/// Classifies the request: the goal, the entities it names, and the tools the later stages will use.
+/// Triage: reads the user's message with deterministic rules (goal, entities, time range, budget) and picks the
+/// tools the later stages run.
 struct TriageStage: AgentStage {
-    struct Output: Codable, Sendable, Equatable {
-        var goal: String
-        var matchedKeywords: [String]
-        var budgetUSD: Double?
-        var tools: [String]
+    typealias Output = TriageResult
 
-        enum CodingKeys: String, CodingKey {
-            case goal
-            case matchedKeywords = "matched_keywords"
-            case budgetUSD = "budget_usd"
-            case tools
-        }
-    }
-
-    /// Goals with their keywords, in priority order.
-    static let rules: [(goal: String, keywords: [String], tools: [String])] = [
-        ("budget", ["budget", "month-end", "forecast", "stay under"], ["cost_breakdown", "spend_trend"]),
-        ("latency", ["latency", "slow", "p99", "p95", "ttft", "fast"], ["latency_profile", "provider_arbitrage"]),
-        ("throughput", ["throughput", "rate limit", "tokens per second", "scale"], ["latency_profile", "batch_eligibility"]),
-        ("quality", ["quality", "accuracy", "hallucinat", "errors", "failures"], ["failure_waste", "model_right_sizing"]),
-        ("cost", ["cost", "cheaper", "spend", "save", "saving", "expensive", "price", "optimiz"],
-         ["cost_breakdown", "duplicate_cache", "prompt_cache_fitness", "batch_eligibility", "model_right_sizing"]),
-    ]
+    let workloads: WorkloadStore
+    let catalog: SupplyCatalog
+    let logger: Logger
 
     var name: String { "triage" }
 
-    func execute(_ input: StageInput) async throws -> Output {
-        Self.classify(input.input.message)
+    func execute(_ input: StageInput) async throws -> TriageResult {
+        let features = try await workloads.features(tenant: input.run.tenantID, logger: logger)
+        return WorkloadAnalysis.triage(input.input.message, catalog: catalog.models, features: features, now: Date())
     }
 
-    /// Applies the keyword rules to a message.
-    static func classify(_ message: String) -> Output {
-        let text = message.lowercased()
-        for rule in rules {
-            let matched = rule.keywords.filter { text.contains($0) }
-            if !matched.isEmpty {
-                return Output(goal: rule.goal, matchedKeywords: matched, budgetUSD: budget(in: message), tools: rule.tools)
-            }
-        }
-        return Output(goal: "general", matchedKeywords: [], budgetUSD: budget(in: message), tools: ["cost_breakdown", "latency_profile"])
+    func summary(of output: TriageResult) -> String {
+        "goal: \(output.goal.rawValue); \(output.entities.timeRange.label); tools: \(output.tools.map(\.rawValue).joined(separator: ", "))"
     }
-
-    /// The first dollar amount in the message (`$5,000`, `$1.5k`).
-    static func budget(in message: String) -> Double? {
-        guard let dollar = message.firstIndex(of: "$") else { return nil }
-        var digits = ""
-        var multiplier = 1.0
-        for character in message[message.index(after: dollar)...] {
-            if character.isNumber || character == "." {
-                digits.append(character)
-            } else if character == "," {
-                continue
-            } else {
-                if character == "k" || character == "K" { multiplier = 1000 }
-                break
-            }
-        }
-        return Double(digits).map { $0 * multiplier }
-    }
-
-    func summary(of output: Output) -> String { "goal: \(output.goal); tools: \(output.tools.joined(separator: ", "))" }
 }
 
-/// Describes the data the chosen tools need and measures the request.
+/// Data: loads the aggregates the tools read for the time range triage chose, in one set-based query per aggregate.
 struct DataStage: AgentStage {
-    struct Output: Codable, Sendable, Equatable {
-        var messageCharacters: Int
-        var messageTokensEstimate: Int
-        var aggregates: [String]
+    struct Output: Codable, Sendable {
+        var timeRange: TimeRange
+        var aggregates: WorkloadAggregates
 
         enum CodingKeys: String, CodingKey {
-            case messageCharacters = "message_characters"
-            case messageTokensEstimate = "message_tokens_estimate"
+            case timeRange = "time_range"
             case aggregates
         }
     }
 
+    /// `tool_call` / `tool_result` data of the load.
+    struct Load: Encodable {
+        let tool = "workload_aggregates"
+        let from: String
+        let to: String
+        var summary: String?
+    }
+
+    let workloads: WorkloadStore
+    let logger: Logger
+
     var name: String { "data" }
 
     func execute(_ input: StageInput) async throws -> Output {
-        let triage = try input.output(of: "triage", as: TriageStage.Output.self)
-        let characters = input.input.message.count
-        let aggregates = triage.tools.map { tool in
-            switch tool {
-            case "latency_profile": "latency percentiles by model and feature"
-            case "spend_trend": "daily spend"
-            case "duplicate_cache": "repeated prompt hashes"
-            default: "cost by model, provider and feature"
-            }
-        }
-        return Output(
-            messageCharacters: characters,
-            messageTokensEstimate: (characters + 3) / 4,
-            aggregates: Array(Set(aggregates)).sorted()
-        )
+        let triage = try input.output(of: "triage", as: TriageResult.self)
+        let range = triage.entities.timeRange
+        var load = Load(from: JSONText.timestamp(range.from), to: JSONText.timestamp(range.to))
+        try await input.emitter.emit(.toolCall, load)
+        let aggregates = try await workloads.aggregates(tenant: input.run.tenantID, from: range.from, to: range.to, logger: logger)
+        load.summary = Self.describe(aggregates)
+        try await input.emitter.emit(.toolResult, load)
+        return Output(timeRange: range, aggregates: aggregates)
     }
 
-    func summary(of output: Output) -> String { "\(output.aggregates.count) aggregates planned" }
+    static func describe(_ aggregates: WorkloadAggregates) -> String {
+        guard aggregates.span.calls > 0 else { return "no workload events in the window" }
+        return "\(aggregates.span.calls) calls, \(aggregates.usage.count) model/feature slices over \(String(format: "%.1f", aggregates.span.days)) days"
+    }
+
+    func summary(of output: Output) -> String { Self.describe(output.aggregates) }
 }
 
-/// Lists the opportunities the chosen tools look for.
+/// Optimizations: runs each chosen tool over the aggregates (a `tool_call` and a `tool_result` event apiece) and
+/// ranks what they found by estimated monthly savings.
 struct OptimizationsStage: AgentStage {
-    struct Opportunity: Codable, Sendable, Equatable {
-        var tool: String
-        var lever: String
+    struct Output: Codable, Sendable {
+        var outcomes: [ToolOutcome]
+        var ranked: RankedOpportunities
     }
 
-    struct Output: Codable, Sendable, Equatable {
-        var opportunities: [Opportunity]
+    struct Call: Encodable {
+        let tool: String
     }
 
-    static let levers: [String: String] = [
-        "cost_breakdown": "find the models and features that dominate spend",
-        "duplicate_cache": "serve repeated prompts from a response cache",
-        "prompt_cache_fitness": "cache long shared prompt prefixes",
-        "batch_eligibility": "send non-interactive traffic through batch APIs",
-        "model_right_sizing": "route features to the cheapest adequate model",
-        "latency_profile": "locate the models and features behind tail latency",
-        "provider_arbitrage": "serve the same model from a faster or cheaper provider",
-        "failure_waste": "stop paying for errors, timeouts and retries",
-        "spend_trend": "project month-end spend against the budget",
-    ]
+    let catalog: SupplyCatalog
 
     var name: String { "optimizations" }
 
     func execute(_ input: StageInput) async throws -> Output {
-        let triage = try input.output(of: "triage", as: TriageStage.Output.self)
-        return Output(opportunities: triage.tools.map { Opportunity(tool: $0, lever: Self.levers[$0] ?? $0) })
+        let triage = try input.output(of: "triage", as: TriageResult.self)
+        let data = try input.output(of: "data", as: DataStage.Output.self)
+        var outcomes: [ToolOutcome] = []
+        for tool in triage.tools {
+            try Task.checkCancellation()
+            try await input.emitter.emit(.toolCall, Call(tool: tool.rawValue))
+            let outcome = WorkloadAnalysis.run(
+                tool, on: data.aggregates, catalog: catalog.models, options: AnalysisOptions(monthlyBudgetUSD: triage.entities.budgetUSD)
+            )
+            let result = #"{"tool":"# + (try JSONText.encode(tool.rawValue)) + #","summary":"# + (try JSONText.encode(outcome.summary))
+                + #","opportunities":"# + (try JSONText.encode(outcome.opportunities)) + #","figures":"# + outcome.figuresJSON + "}"
+            try await input.emitter.emit(.toolResult, json: result)
+            outcomes.append(outcome)
+        }
+        return Output(outcomes: outcomes, ranked: WorkloadAnalysis.rank(outcomes.flatMap(\.opportunities)))
     }
 
-    func summary(of output: Output) -> String { "\(output.opportunities.count) opportunities to evaluate" }
+    func summary(of output: Output) -> String {
+        let savings = output.ranked.totalMonthlySavingsUSD
+        return "\(output.ranked.opportunities.count) opportunities from \(output.outcomes.count) tools, about $\(Int(savings.rounded())) a month"
+    }
 }
 
-/// Turns the opportunities into an ordered plan.
+/// Actions: turns the top opportunities into a plan of concrete steps.
 struct ActionsStage: AgentStage {
-    struct Step: Codable, Sendable, Equatable {
-        var order: Int
-        var action: String
-        var verify: String
-    }
-
-    struct Output: Codable, Sendable, Equatable {
-        var steps: [Step]
-    }
+    typealias Output = ActionPlan
 
     var name: String { "actions" }
 
-    func execute(_ input: StageInput) async throws -> Output {
+    func execute(_ input: StageInput) async throws -> ActionPlan {
+        let span = try input.output(of: "data", as: DataStage.Output.self).aggregates.span
         let optimizations = try input.output(of: "optimizations", as: OptimizationsStage.Output.self)
-        let steps = optimizations.opportunities.enumerated().map { index, opportunity in
-            Step(order: index + 1, action: opportunity.lever.prefix(1).uppercased() + opportunity.lever.dropFirst(),
-                 verify: "compare \(opportunity.tool) before and after over the same traffic window")
-        }
-        return Output(steps: steps)
+        return ActionPlan.plan(
+            optimizations.ranked, monthlySpendUSD: WorkloadAnalysis.monthlySpendUSD(outcomes: optimizations.outcomes, span: span),
+            monthlyFactor: span.monthlyFactor
+        )
     }
 
-    func summary(of output: Output) -> String { "\(output.steps.count) steps planned" }
+    func summary(of output: ActionPlan) -> String { "\(output.actions.count) actions planned" }
 }
 
-/// Writes the report: Markdown and the same facts as JSON.
+/// Reporting: writes the report, as Markdown and as a JSON document with the same numbers.
 struct ReportingStage: AgentStage {
-    struct Output: Codable, Sendable, Equatable {
-        var title: String
-        var goal: String
+    struct Output: Codable, Sendable {
         var markdown: String
-        var steps: [ActionsStage.Step]
+        var report: OptimizationReport
     }
+
+    let catalog: SupplyCatalog
 
     var name: String { "reporting" }
 
     func execute(_ input: StageInput) async throws -> Output {
-        let triage = try input.output(of: "triage", as: TriageStage.Output.self)
-        let actions = try input.output(of: "actions", as: ActionsStage.Output.self)
-        var markdown = "# Optimization plan\n\n"
-        markdown += "**Request:** \(input.input.message)\n\n**Goal:** \(triage.goal)"
-        if let budget = triage.budgetUSD { markdown += " (budget $\(budget.formatted(.number.precision(.fractionLength(0...2)))))" }
-        markdown += "\n\n| # | Action | How to verify |\n|---|---|---|\n"
-        for step in actions.steps { markdown += "| \(step.order) | \(step.action) | \(step.verify) |\n" }
-        return Output(title: "Optimization plan", goal: triage.goal, markdown: markdown, steps: actions.steps)
+        let triage = try input.output(of: "triage", as: TriageResult.self)
+        let data = try input.output(of: "data", as: DataStage.Output.self)
+        let optimizations = try input.output(of: "optimizations", as: OptimizationsStage.Output.self)
+        let plan = try input.output(of: "actions", as: ActionPlan.self)
+        let report = OptimizationReport.build(
+            triage: triage, span: data.aggregates.span, outcomes: optimizations.outcomes, ranked: optimizations.ranked, plan: plan,
+            message: input.input.message, catalog: catalog.models
+        )
+        return Output(markdown: report.markdown(), report: report)
     }
 
-    func summary(of output: Output) -> String { "report written (\(output.steps.count) steps)" }
+    func summary(of output: Output) -> String { "report written" }
 }

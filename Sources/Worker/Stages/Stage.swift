@@ -10,11 +10,37 @@ struct StageInput: Sendable {
     let outputs: [String: String]
     /// This stage's position in the pipeline.
     let index: Int
+    /// Sends events while the stage works (tool calls, progress).
+    var emitter = StageEmitter.discarding
 
     /// Decodes an earlier stage's output.
     func output<T: Decodable>(of stage: String, as type: T.Type) throws -> T {
         guard let text = outputs[stage] else { throw StageFailure("stage \(stage) has no output") }
         return try JSONText.decode(type, from: text)
+    }
+}
+
+/// Emits a stage's own events: each is committed to the run's event log (fenced like every write of the run)
+/// and then published, before `emit` returns.
+struct StageEmitter: Sendable {
+    let agent: String
+    let send: @Sendable (EventType, String) async throws -> Void
+
+    init(agent: String, send: @escaping @Sendable (EventType, String) async throws -> Void) {
+        self.agent = agent
+        self.send = send
+    }
+
+    /// An emitter that drops events (stages run outside a pipeline, in tests).
+    static let discarding = StageEmitter(agent: "") { _, _ in }
+
+    func emit(_ type: EventType, _ data: some Encodable) async throws {
+        try await send(type, ServerMessage.data(data))
+    }
+
+    /// Emits data that already is JSON text.
+    func emit(_ type: EventType, json: String) async throws {
+        try await send(type, json)
     }
 }
 
@@ -59,12 +85,20 @@ extension AgentStage {
 struct StageCatalog: Sendable {
     /// Where `bench` stages record their executions when a run asks for it.
     var recorder: ExecutionRecorder?
+    /// The tenant's workload data, which the `optimize` and `generate` stages read and write.
+    var workloads: WorkloadStore?
+    var catalog = SupplyCatalog.shipped
+    var logger = Logger(label: "netra.stages")
 
     /// The stages of `pipeline`, in order; `nil` for an unknown pipeline.
     func stages(for pipeline: String, parameters: RunParameters) -> [any AgentStage]? {
         switch PipelineKind(rawValue: pipeline) {
         case .optimize:
-            return [TriageStage(), DataStage(), OptimizationsStage(), ActionsStage(), ReportingStage()]
+            guard let workloads else { return nil }
+            return [
+                TriageStage(workloads: workloads, catalog: catalog, logger: logger), DataStage(workloads: workloads, logger: logger),
+                OptimizationsStage(catalog: catalog), ActionsStage(), ReportingStage(catalog: catalog),
+            ]
         case .bench:
             guard case .success(let names) = PipelineKind.bench.stageNames(for: parameters) else { return nil }
             let minimum = parameters.stageMilliseconds ?? 0
@@ -76,6 +110,9 @@ struct StageCatalog: Sendable {
                     recorder: parameters.record == true ? recorder : nil
                 )
             }
+        case .generate:
+            guard let workloads else { return nil }
+            return [GenerateStage(workloads: workloads, catalog: catalog, logger: logger)]
         case nil:
             return nil
         }
