@@ -46,7 +46,7 @@ extension WorkloadAnalysis {
     /// Feature-name words that need only a tier-1 model.
     public static let tierOneWords = ["classify", "tag", "route", "extract", "detect"]
     /// Feature-name words that need a tier-2 model.
-    public static let tierTwoWords = ["summarize", "translate", "rewrite", "chat", "support"]
+    public static let tierTwoWords = ["summarize", "translate", "rewrite"]
 
     /// The quality tier a feature needs: 1 or 2 when its name contains a word of ``tierOneWords`` or ``tierTwoWords``
     /// (tier 1 wins), otherwise the current model's tier; never above the current tier, since the feature already
