@@ -15,11 +15,12 @@ struct GatewayDependencies: Sendable {
     let tokens: TokenService
     let monitor: DependencyMonitor
     let sessions = WebSocketSessions()
+    let submissions: SubmissionBatching
 
     var runs: RunStore { RunStore(client: postgres) }
     var threads: ThreadStore { ThreadStore(client: postgres) }
     var identities: IdentityStore { IdentityStore(client: postgres) }
-    var submitter: RunSubmitter { RunSubmitter(runs: runs, threads: threads, redis: redis, keys: config.service.keys) }
+    var submitter: RunSubmitter { RunSubmitter(runs: runs, threads: threads, redis: redis, keys: config.service.keys, batching: submissions) }
     var relay: EventRelay { EventRelay(subscriber: subscriber, runs: runs, keys: config.service.keys) }
     var control: RunControl { RunControl(runs: runs, redis: redis, keys: config.service.keys) }
 
@@ -30,6 +31,10 @@ struct GatewayDependencies: Sendable {
         self.subscriber = RedisSubscriber(endpoint: config.service.redis, logger: logger)
         self.tokens = await TokenService(secret: config.jwtSecret, lifetime: config.tokenLifetime)
         self.monitor = DependencyMonitor(postgres: postgres, redis: redis)
+        self.submissions = SubmissionBatching(
+            runs: RunStore(client: postgres), queue: RunQueue(store: RunStore(client: postgres), redis: redis, keys: config.service.keys),
+            logger: logger
+        )
     }
 }
 

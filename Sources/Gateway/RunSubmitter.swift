@@ -9,6 +9,9 @@ struct RunSubmitter: Sendable {
     let threads: ThreadStore
     let redis: RedisClient
     let keys: RedisKeys
+    /// Group commit of concurrent submissions: runs without a thread or idempotency key share one INSERT, and
+    /// entries share one XADD pipeline.
+    let batching: SubmissionBatching
 
     /// What a client asks for.
     struct Request: Decodable, Sendable {
@@ -76,6 +79,7 @@ struct RunSubmitter: Sendable {
         // After interrupting, the new run waits for the cancelled ones to stop, like `enqueue`.
         new.multitask = strategy == .reject ? .reject : .enqueue
         do {
+            if new.threadID == nil && new.idempotencyKey == nil { return (try await batching.inserts.submit(new), true, false) }
             return try await runs.createOrReplay(new, logger: logger)
         } catch let busy as ThreadBusy {
             throw NetraError(.threadBusy, .conflict, "the thread has an active run (\(busy.activeRun)); multitask_strategy is reject")
@@ -88,9 +92,39 @@ struct RunSubmitter: Sendable {
     /// scheduler's reconciler enqueues it later, so the request still succeeds.
     func enqueue(_ run: RunRecord, logger: Logger) async {
         do {
-            try await control.queue.enqueue([RunStreamEntry(runID: run.id, tenantID: run.tenantID, attempt: run.attempt)])
+            try await batching.entries.submit(RunStreamEntry(runID: run.id, tenantID: run.tenantID, attempt: run.attempt))
         } catch {
             logger.warning("Enqueue failed; the reconciler will enqueue the run", metadata: [LogKey.runID: "\(run.id)", LogKey.error: "\(error)"])
+        }
+    }
+}
+
+/// The gateway's batchers for submissions (see `Batcher`): a batch that fails is served item by item, so one bad
+/// run fails only its own request.
+struct SubmissionBatching: Sendable {
+    let inserts: Batcher<NewRun, RunRecord>
+    let entries: Batcher<RunStreamEntry, Void>
+
+    init(runs: RunStore, queue: RunQueue, logger: Logger) {
+        inserts = Batcher(maxBatch: 256, maxConcurrentFlushes: 2) { batch in
+            do {
+                return try await runs.createSimple(batch, logger: logger).map { .success($0) }
+            } catch {
+                guard batch.count > 1 else { return [.failure(error)] }
+                var results: [Result<RunRecord, any Error>] = []
+                for new in batch {
+                    do { results += try await runs.createSimple([new], logger: logger).map { .success($0) } } catch { results.append(.failure(error)) }
+                }
+                return results
+            }
+        }
+        entries = Batcher(maxBatch: 512, maxConcurrentFlushes: 2) { batch in
+            do {
+                try await queue.enqueue(batch)
+                return batch.map { _ in .success(()) }
+            } catch {
+                return batch.map { _ in .failure(error) }
+            }
         }
     }
 }

@@ -119,8 +119,10 @@ struct RecoveryTests {
     @Test func cancellingQueuedRunningAndFinishedRuns() async throws {
         var options = Self.fastRecovery
         options.workers = 1
-        options.heartbeat = .seconds(2)  // cancellation must arrive through the control channel, not the heartbeat
-        options.lease = .seconds(5)
+        // Cancellation must arrive through the control channel: the heartbeat (which also reads the flag) is far
+        // slower than the bound below, which leaves room for a loaded machine.
+        options.heartbeat = .seconds(10)
+        options.lease = .seconds(30)
         try await TestStack.run(options) { stack in
             let token = try await stack.tenantToken()
             let long = try await stack.submit(#"{"message":"m","pipeline":"bench","parameters":{"stages":2,"stage_ms":30000}}"#, token: token)
@@ -133,7 +135,7 @@ struct RecoveryTests {
             #expect(answer["status"]?.stringValue == "cancelling")
             let final = try await stack.waitForFinalStatus(long, token: token, timeout: .seconds(5))
             #expect(final["status"]?.stringValue == "cancelled")
-            #expect(clock.now - start < .seconds(1))
+            #expect(clock.now - start < .seconds(3))
             let last = try #require(try await stack.scalar(String.self, "SELECT data::text FROM run_events WHERE run_id = \(UUID(uuidString: long)!) ORDER BY seq DESC LIMIT 1"))
             #expect(JSONValue(text: last)?["status"]?.stringValue == "cancelled")
 

@@ -137,3 +137,28 @@ extension RunStore {
         }
     }
 }
+
+extension RunStore {
+    /// Inserts queued runs that have no thread and no idempotency key (nothing to lock or look up first) in one
+    /// statement; returns their records in order. Runs with either go through `createOrReplay`.
+    public func createSimple(_ runs: [NewRun], logger: Logger) async throws -> [RunRecord] {
+        guard !runs.isEmpty else { return [] }
+        precondition(runs.allSatisfy { $0.threadID == nil && $0.idempotencyKey == nil }, "only runs without thread or key")
+        let ids = runs.map { _ in UUID() }
+        let rows = try await client.query(
+            """
+            INSERT INTO runs (id, tenant_id, pipeline, input, status, stage_count)
+            SELECT n.id, n.tenant_id, n.pipeline, n.input::jsonb, 'queued', n.stage_count
+            FROM unnest(\(ids)::uuid[], \(runs.map(\.tenantID.uuid))::uuid[], \(runs.map(\.pipeline))::text[],
+                        \(runs.map(\.input))::text[], \(runs.map(\.stageCount))::integer[]) AS n(id, tenant_id, pipeline, input, stage_count)
+            RETURNING \(unescaped: Self.runColumns)
+            """,
+            logger: logger
+        )
+        let records = Dictionary(uniqueKeysWithValues: try await Self.records(rows).map { ($0.id.uuid, $0) })
+        return try ids.map { id in
+            guard let record = records[id] else { throw PostgresStoreError.missingRow }
+            return record
+        }
+    }
+}
