@@ -66,7 +66,7 @@ let package = Package(
             dependencies: ["Shared", hummingbird, websocket, nioWebSocket, auth, bcrypt, jwt, argumentParser],
             swiftSettings: settings
         ),
-        .executableTarget(name: "Worker", dependencies: ["Shared", argumentParser], swiftSettings: settings),
+        .executableTarget(name: "Worker", dependencies: ["Shared", argumentParser, httpClient], swiftSettings: settings),
         .executableTarget(name: "Scheduler", dependencies: ["Shared", hummingbird, argumentParser], swiftSettings: settings),
         .target(
             name: "SharedTestSupport",
@@ -80,7 +80,7 @@ let package = Package(
             dependencies: ["Gateway", "Worker", "Scheduler", "SharedTestSupport", hummingbirdTesting, wsClient, httpClient],
             swiftSettings: testSettings
         ),
-        .testTarget(name: "WorkerTests", dependencies: ["Worker", "SharedTestSupport"], swiftSettings: testSettings),
+        .testTarget(name: "WorkerTests", dependencies: ["Worker", "SharedTestSupport", hummingbird], swiftSettings: testSettings),
         .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "SharedTestSupport"], swiftSettings: testSettings),
     ]
 )

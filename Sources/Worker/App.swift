@@ -19,11 +19,27 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(name: .customLong("lease-duration"), help: "Seconds a claim stays valid without renewal (NETRA_LEASE_DURATION), default 15.")
     var leaseDuration: String?
 
+    @Option(name: .customLong("llm-base-url"), help: "OpenAI-compatible base URL of the optional LLM (NETRA_LLM_BASE_URL).")
+    var llmBaseURL: String?
+
+    @Option(name: .customLong("llm-api-key"), help: "Bearer key of the LLM (NETRA_LLM_API_KEY; prefer the variable, flags show in ps).")
+    var llmAPIKey: String?
+
+    @Option(name: .customLong("llm-model"), help: "Model name sent to the LLM (NETRA_LLM_MODEL); with the base URL it enables the LLM.")
+    var llmModel: String?
+
+    @Option(name: .customLong("llm-timeout"), help: "Seconds one LLM completion may take, retries included (NETRA_LLM_TIMEOUT), default 10.")
+    var llmTimeout: String?
+
     func run() async throws {
         var flags = common.values
         flags[SettingKey.workerConcurrency.name] = concurrency
         flags[SettingKey.heartbeatInterval.name] = heartbeatInterval
         flags[SettingKey.leaseDuration.name] = leaseDuration
+        flags[SettingKey.llmBaseURL.name] = llmBaseURL
+        flags[SettingKey.llmAPIKey.name] = llmAPIKey
+        flags[SettingKey.llmModel.name] = llmModel
+        flags[SettingKey.llmTimeout.name] = llmTimeout
         let config = try ProcessBootstrap.load { try WorkerConfiguration(settings: Settings(flags: flags)) }
         let logger = ProcessBootstrap.logger(label: "netra.worker", level: config.service.logLevel)
         let services = buildWorkerServices(config, logger: logger)

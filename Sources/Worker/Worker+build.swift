@@ -10,6 +10,7 @@ func buildWorkerServices(_ config: WorkerConfiguration, logger: Logger) -> [Serv
     let redis = RedisClient(endpoint: config.service.redis, logger: logger)
     let subscriber = RedisSubscriber(endpoint: config.service.redis, logger: logger)
     let registry = CancellationRegistry()
+    if let llm = config.llm { logger.info("LLM enabled", metadata: ["llm.model": "\(llm.model)", "llm.timeout": "\(llm.timeout)"]) }
     let runner = PipelineRunner(
         store: RunStore(client: postgres),
         redis: redis,
@@ -19,7 +20,7 @@ func buildWorkerServices(_ config: WorkerConfiguration, logger: Logger) -> [Serv
         leaseDuration: config.leaseDuration,
         stages: StageCatalog(
             recorder: ExecutionRecorder(store: RunStore(client: postgres), worker: config.consumerName, logger: logger),
-            workloads: WorkloadStore(client: postgres), logger: logger
+            workloads: WorkloadStore(client: postgres), llm: config.llm.map { ChatCompletionsClient(configuration: $0) }, logger: logger
         ),
         registry: registry,
         delayed: DelayedQueue(redis: redis, keys: config.service.keys),

@@ -5,7 +5,8 @@ import Shared
 ///
 /// - Configuration keys: the shared ones (`ServiceConfiguration`), plus `worker.concurrency` (runs executed at once,
 ///   default 16), `heartbeat.interval` (seconds between lease renewals, default 3) and `lease.duration` (seconds a
-///   claim stays valid without renewal, default 10; the scheduler's reaper uses the same value).
+///   claim stays valid without renewal, default 10; the scheduler's reaper uses the same value), and the optional LLM's
+///   `llm.base.url`, `llm.api.key`, `llm.model` and `llm.timeout` (``LLMConfiguration``).
 struct WorkerConfiguration: Sendable {
     var service: ServiceConfiguration
     var concurrency: Int
@@ -17,6 +18,8 @@ struct WorkerConfiguration: Sendable {
     var retryBaseDelay: Duration = .seconds(1)
     /// How long one XREADGROUP blocks before the loop checks for shutdown.
     var readBlock: Duration = .seconds(2)
+    /// The optional LLM; `nil` (the default) keeps triage and reporting fully deterministic.
+    var llm: LLMConfiguration?
 
     init(service: ServiceConfiguration, concurrency: Int, heartbeatInterval: Duration, leaseDuration: Duration, consumerName: String) {
         self.service = service
@@ -40,5 +43,6 @@ struct WorkerConfiguration: Sendable {
             consumerName: "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
         )
         retryBaseDelay = try settings.seconds(.retryDelay, default: .seconds(1), in: 0.001...3600)
+        llm = try LLMConfiguration(settings: settings)
     }
 }

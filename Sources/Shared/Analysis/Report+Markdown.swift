@@ -2,9 +2,12 @@ import Foundation
 
 extension OptimizationReport {
     /// The report as Markdown, printing exactly the document's rounded figures; every user-controlled text (the message,
-    /// titles, feature, model and provider names, tool summaries) goes through ``ReportFormat/markdown(_:)``.
+    /// titles, feature, model and provider names, tool summaries, the narrative) goes through ``ReportFormat/markdown(_:)``.
+    /// A narrative, when present, comes first after the header, under `## Summary`.
     public func markdown() -> String {
-        var sections = [header(), opportunitiesSection(), planSection()]
+        var sections = [header()]
+        if let narrative { sections.append("## Summary\n\n" + Self.escape(narrative)) }
+        sections += [opportunitiesSection(), planSection()]
         if !plan.watch.isEmpty { sections.append(watchSection()) }
         if let latency { sections.append(latencySection(latency)) }
         if let budget { sections.append(budgetSection(budget)) }

@@ -9,6 +9,10 @@ public struct OptimizationReport: Codable, Sendable, Equatable {
     public var triage: TriageResult
     public var window: Window
     public var headline: Headline
+    /// A short summary around the headline numbers, written by the optional LLM and kept only when every number in it
+    /// is one of the report's figures; `nil` without an LLM or when its text was not usable. Plain text: escape it
+    /// before rendering (``markdown()`` does).
+    public var narrative: String?
     /// Every ranked opportunity, best first.
     public var opportunities: [OpportunityRow]
     public var plan: ActionPlan
@@ -26,7 +30,7 @@ public struct OptimizationReport: Codable, Sendable, Equatable {
 
     /// The wire names (snake_case).
     public enum CodingKeys: String, CodingKey {
-        case title, message, triage, window, headline, opportunities, plan, latency, budget, charts, notes
+        case title, message, triage, window, headline, narrative, opportunities, plan, latency, budget, charts, notes
         case costByModel = "cost_by_model"
         case toolSummaries = "tool_summaries"
     }

@@ -149,25 +149,60 @@ public struct TriageResult: Codable, Sendable, Equatable {
         }
     }
 
+    /// Which path chose the goal: the optional LLM or the keyword rules.
+    public enum Classifier: String, Codable, Sendable {
+        case llm, rules
+    }
+
     public var goal: Goal
-    /// The winning goal's keywords found in the message, as ``Goal/keywords`` spells them (without `*`), plus
-    /// `$amount` when a money amount counted towards `budget`.
+    /// The goal's keywords found in the message, as ``Goal/keywords`` spells them (without `*`), plus `$amount` when
+    /// a money amount counted towards `budget`.
     public var matchedKeywords: [String]
     public var entities: Entities
     /// ``Goal/tools`` of the goal.
     public var tools: [AnalysisTool]
+    /// Which path chose ``goal``; the Triage stage always sets it, ``WorkloadAnalysis/triage(_:catalog:features:now:)``
+    /// leaves it `nil`, and results stored without it decode as `nil`.
+    public var classifier: Classifier?
 
-    public init(goal: Goal, matchedKeywords: [String], entities: Entities, tools: [AnalysisTool]) {
+    public init(goal: Goal, matchedKeywords: [String], entities: Entities, tools: [AnalysisTool], classifier: Classifier? = nil) {
         self.goal = goal
         self.matchedKeywords = matchedKeywords
         self.entities = entities
         self.tools = tools
+        self.classifier = classifier
     }
 
     /// The wire names (snake_case).
     public enum CodingKeys: String, CodingKey {
-        case goal, entities, tools
+        case goal, entities, tools, classifier
         case matchedKeywords = "matched_keywords"
+    }
+
+    /// This result with `goal` chosen by `classifier`: that goal's tools and its own keywords found in `message`; the
+    /// entities (models, features, time range, budget) stay as the rules read them.
+    ///
+    /// - Parameters:
+    ///   - goal: The chosen goal; when it is the rules' goal, only `classifier` changes.
+    ///   - classifier: The path that chose it.
+    ///   - message: The message this result was read from.
+    public func classified(as goal: Goal, by classifier: Classifier, message: String) -> TriageResult {
+        var result = self
+        result.classifier = classifier
+        guard goal != self.goal else { return result }
+        result.goal = goal
+        result.tools = goal.tools
+        result.matchedKeywords = goal.matchedKeywords(in: TriageText.words(message), budgetUSD: entities.budgetUSD)
+        return result
+    }
+}
+
+extension Goal {
+    /// The goal's ``keywords`` found in `words` (without `*`), plus `$amount` for `budget` when the message names money.
+    func matchedKeywords(in words: [String], budgetUSD: Double?) -> [String] {
+        var matched = keywords.filter { TriageText.contains(words, keyword: $0) }.map { $0.replacingOccurrences(of: "*", with: "") }
+        if self == .budget, let budgetUSD { matched.append("$" + ReportFormat.plain(budgetUSD)) }
+        return matched
     }
 }
 
@@ -190,9 +225,7 @@ extension WorkloadAnalysis {
         let budget = TriageText.money(in: message)
         var best: (goal: Goal, matched: [String]) = (.general, [])
         for goal in Goal.priority {
-            var matched = goal.keywords.filter { TriageText.contains(words, keyword: $0) }
-                .map { $0.replacingOccurrences(of: "*", with: "") }
-            if goal == .budget, let budget { matched.append("$" + ReportFormat.plain(budget)) }
+            let matched = goal.matchedKeywords(in: words, budgetUSD: budget)
             if matched.count > best.matched.count { best = (goal, matched) }
         }
         let entities = TriageResult.Entities(

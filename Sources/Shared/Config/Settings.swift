@@ -35,6 +35,13 @@ public struct SettingKey: Sendable, Hashable {
     public static let retryDelay = SettingKey("retry.delay")
     public static let reconcileAfter = SettingKey("reconcile.after")
     public static let logLevel = SettingKey("log.level")
+    /// The optional LLM (worker only): an OpenAI-compatible base URL such as `http://127.0.0.1:8000/v1`.
+    public static let llmBaseURL = SettingKey("llm.base.url")
+    /// Sent as a bearer token; a secret, never logged.
+    public static let llmAPIKey = SettingKey("llm.api.key")
+    public static let llmModel = SettingKey("llm.model")
+    /// Seconds one LLM completion may take, retries included.
+    public static let llmTimeout = SettingKey("llm.timeout")
 }
 
 /// A configuration value that is missing or malformed; the process prints it as one line and exits.

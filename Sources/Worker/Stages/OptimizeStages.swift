@@ -6,23 +6,30 @@ import Shared
 // the analysis over the tenant's workload data replaces the middle three when workload ingestion exists.
 
 /// Triage: reads the user's message with deterministic rules (goal, entities, time range, budget) and picks the
-/// tools the later stages run.
+/// tools the later stages run. With a classifier (the optional LLM) the model may choose the goal instead; the
+/// entities always come from the rules.
 struct TriageStage: AgentStage {
     typealias Output = TriageResult
 
     let workloads: WorkloadStore
     let catalog: SupplyCatalog
     let logger: Logger
+    /// Asks the LLM for the goal; `nil` keeps triage deterministic.
+    var classifier: GoalClassifier? = nil
 
     var name: String { "triage" }
 
     func execute(_ input: StageInput) async throws -> TriageResult {
         let features = try await workloads.features(tenant: input.run.tenantID, logger: logger)
-        return WorkloadAnalysis.triage(input.input.message, catalog: catalog.models, features: features, now: Date())
+        let message = input.input.message
+        let rules = WorkloadAnalysis.triage(message, catalog: catalog.models, features: features, now: Date())
+        return try await Self.decide(rules, message: message, classifier: classifier, logger: logger.with(LogKey.runID, "\(input.run.id)"))
     }
 
     func summary(of output: TriageResult) -> String {
-        "goal: \(output.goal.rawValue); \(output.entities.timeRange.label); tools: \(output.tools.map(\.rawValue).joined(separator: ", "))"
+        let decidedBy = output.classifier == .llm ? " (chosen by the LLM)" : ""
+        return "goal: \(output.goal.rawValue)\(decidedBy); \(output.entities.timeRange.label); tools: "
+            + output.tools.map(\.rawValue).joined(separator: ", ")
     }
 }
 
@@ -128,7 +135,8 @@ struct ActionsStage: AgentStage {
     func summary(of output: ActionPlan) -> String { "\(output.actions.count) actions planned" }
 }
 
-/// Reporting: writes the report, as Markdown and as a JSON document with the same numbers.
+/// Reporting: writes the report, as Markdown and as a JSON document with the same numbers. With a narrator (the
+/// optional LLM) a short narrative around the computed figures may open it.
 struct ReportingStage: AgentStage {
     struct Output: Codable, Sendable {
         var markdown: String
@@ -136,6 +144,9 @@ struct ReportingStage: AgentStage {
     }
 
     let catalog: SupplyCatalog
+    /// Asks the LLM for the narrative; `nil` keeps the report deterministic.
+    var narrator: ReportNarrator? = nil
+    var logger = Logger(label: "netra.stages")
 
     var name: String { "reporting" }
 
@@ -148,7 +159,8 @@ struct ReportingStage: AgentStage {
             triage: triage, span: data.aggregates.span, outcomes: optimizations.outcomes, ranked: optimizations.ranked, plan: plan,
             message: input.input.message, catalog: catalog.models
         )
-        return Output(markdown: report.markdown(), report: report)
+        let narrated = try await Self.narrate(report, narrator: narrator, logger: logger.with(LogKey.runID, "\(input.run.id)"))
+        return Output(markdown: narrated.markdown(), report: narrated)
     }
 
     func summary(of output: Output) -> String { "report written" }

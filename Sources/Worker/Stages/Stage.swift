@@ -88,6 +88,9 @@ struct StageCatalog: Sendable {
     /// The tenant's workload data, which the `optimize` and `generate` stages read and write.
     var workloads: WorkloadStore?
     var catalog = SupplyCatalog.shipped
+    /// The optional OpenAI-compatible model: triage may let it classify the goal, reporting may let it write a
+    /// narrative around the computed numbers; both fall back to the rules on any failure.
+    var llm: ChatCompletionsClient?
     var logger = Logger(label: "netra.stages")
 
     /// The stages of `pipeline`, in order; `nil` for an unknown pipeline.
@@ -96,8 +99,9 @@ struct StageCatalog: Sendable {
         case .optimize:
             guard let workloads else { return nil }
             return [
-                TriageStage(workloads: workloads, catalog: catalog, logger: logger), DataStage(workloads: workloads, logger: logger),
-                OptimizationsStage(catalog: catalog), ActionsStage(), ReportingStage(catalog: catalog),
+                TriageStage(workloads: workloads, catalog: catalog, logger: logger, classifier: llm.map { GoalClassifier(client: $0) }),
+                DataStage(workloads: workloads, logger: logger), OptimizationsStage(catalog: catalog), ActionsStage(),
+                ReportingStage(catalog: catalog, narrator: llm.map { ReportNarrator(client: $0) }, logger: logger),
             ]
         case .bench:
             guard case .success(let names) = PipelineKind.bench.stageNames(for: parameters) else { return nil }
