@@ -20,7 +20,11 @@ struct GatewayDependencies: Sendable {
     var runs: RunStore { RunStore(client: postgres) }
     var threads: ThreadStore { ThreadStore(client: postgres) }
     var identities: IdentityStore { IdentityStore(client: postgres) }
-    var submitter: RunSubmitter { RunSubmitter(runs: runs, threads: threads, redis: redis, keys: config.service.keys, batching: submissions) }
+    var submitter: RunSubmitter {
+        RunSubmitter(runs: runs, threads: threads, redis: redis, keys: config.service.keys, batching: submissions, access: access)
+    }
+    var access: AccessGuard { AccessGuard(redis: redis, keys: config.service.keys, limits: config.rateLimits) }
+    var apiKeys: APIKeys { APIKeys(identities: identities) }
     var relay: EventRelay { EventRelay(subscriber: subscriber, runs: runs, keys: config.service.keys) }
     var control: RunControl { RunControl(runs: runs, redis: redis, keys: config.service.keys) }
 
@@ -84,12 +88,12 @@ func buildRouter(_ dependencies: GatewayDependencies) -> Router<GatewayContext> 
     HealthController(postgres: dependencies.postgres, redis: dependencies.redis).addRoutes(to: router)
 
     let api = router.group("api").add(middleware: AvailabilityMiddleware(monitor: dependencies.monitor))
-    let auth = AuthController(identities: dependencies.identities, tokens: dependencies.tokens)
+    let auth = AuthController(identities: dependencies.identities, tokens: dependencies.tokens, access: dependencies.access)
     auth.addPublicRoutes(to: api.group("auth"))
     AdminController(identities: dependencies.identities, bcryptCost: dependencies.config.bcryptCost)
         .addRoutes(to: api.group("admin").add(middleware: AdminMiddleware(adminToken: dependencies.config.adminToken)))
 
-    let protected = api.group().add(middleware: AuthMiddleware(tokens: dependencies.tokens))
+    let protected = api.group().add(middleware: AuthMiddleware(tokens: dependencies.tokens, apiKeys: dependencies.apiKeys, access: dependencies.access))
     auth.addProtectedRoutes(to: protected.group("auth"))
     ThreadsController(threads: dependencies.threads).addRoutes(to: protected.group("threads"))
     let agent = protected.group("agent")
@@ -99,10 +103,12 @@ func buildRouter(_ dependencies: GatewayDependencies) -> Router<GatewayContext> 
     WorkloadController(workloads: WorkloadStore(client: dependencies.postgres), catalog: .shipped)
         .addRoutes(to: protected.group("workloads"))
     SupplyController(catalog: .shipped).addRoutes(to: protected.group("supply"))
+    UsersController(identities: dependencies.identities, bcryptCost: dependencies.config.bcryptCost)
+        .addRoutes(users: protected.group("users"), keys: protected.group("keys"))
     GenerationController(submitter: dependencies.submitter, runs: dependencies.runs).addRoutes(to: protected.group("generation"))
 
     let session = dependencies
-    router.group("ws").add(middleware: AuthMiddleware(tokens: dependencies.tokens, allowQueryToken: true)).ws("") { inbound, outbound, context in
+    router.group("ws").add(middleware: AuthMiddleware(tokens: dependencies.tokens, apiKeys: dependencies.apiKeys, access: dependencies.access, allowQueryToken: true)).ws("") { inbound, outbound, context in
         guard let identity = context.requestContext.identity else { return }
         let webSocket = WebSocketSession(
             identity: identity, submitter: session.submitter, relay: session.relay, runs: session.runs, control: session.control,

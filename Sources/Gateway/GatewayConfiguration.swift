@@ -18,6 +18,8 @@ struct GatewayConfiguration: Sendable {
     var maxBodySize = 1 << 20
     /// bcrypt cost for new passwords.
     var bcryptCost: UInt8 = 10
+    /// Per-tenant request limits.
+    var rateLimits = RateLimits()
 
     init(
         service: ServiceConfiguration, host: String, port: Int, jwtSecret: String, tokenLifetime: Duration,
@@ -42,5 +44,25 @@ struct GatewayConfiguration: Sendable {
             adminToken: try settings.secret(.adminToken, minimumLength: 16),
             heartbeatInterval: try settings.seconds(.heartbeatInterval, default: .seconds(15), in: 0.05...3600)
         )
+        let runs = try settings.int(.rateLimitRuns, default: 1_000, in: 1...1_000_000)
+        let requests = try settings.int(.rateLimitRequests, default: 2_000, in: 1...1_000_000)
+        rateLimits = RateLimits(runsPerSecond: Double(runs), runBurst: runs * 2, requestsPerSecond: Double(requests), requestBurst: requests * 2)
+    }
+}
+
+/// Per-tenant token buckets (in Redis, shared by gateway replicas) and the failed-login limits.
+struct RateLimits: Sendable, Equatable {
+    /// Run submissions (`POST /api/agent/runs`, `start_agent`, generation jobs).
+    var runs: RateLimiter.Limit
+    /// Every authenticated API request.
+    var requests: RateLimiter.Limit
+    /// Failed logins allowed per email, and per client address, within `loginWindow`.
+    var loginFailuresPerEmail = 5
+    var loginFailuresPerAddress = 20
+    var loginWindow: Duration = .seconds(15 * 60)
+
+    init(runsPerSecond: Double = 1_000, runBurst: Int = 2_000, requestsPerSecond: Double = 2_000, requestBurst: Int = 4_000) {
+        runs = RateLimiter.Limit(perSecond: runsPerSecond, burst: runBurst)
+        requests = RateLimiter.Limit(perSecond: requestsPerSecond, burst: requestBurst)
     }
 }

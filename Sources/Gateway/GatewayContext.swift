@@ -8,6 +8,18 @@ struct Identity: Sendable, Equatable {
     let tenantID: TenantID
     let userID: UserID
     let role: String
+    /// The access token's id and expiry (for logout); `nil` for an API key.
+    var tokenID: String?
+    var expiresAt: Date?
+    /// The API key that authenticated the request, if one did.
+    var apiKeyID: UUID?
+
+    var isAdmin: Bool { role == "admin" }
+
+    /// 403 unless the caller is an admin of its tenant.
+    func requireAdmin() throws {
+        guard isAdmin else { throw NetraError(.forbidden, .forbidden, "only an admin of the tenant may do this") }
+    }
 }
 
 /// The per-request context: Hummingbird's core storage plus the caller's identity.
@@ -16,11 +28,14 @@ struct GatewayContext: RequestContext, WebSocketRequestContext {
     let webSocket: WebSocketHandlerReference<Self>
     /// The authenticated caller; `nil` on public routes.
     var identity: Identity?
+    /// The client's IP address (for per-address login limits); `nil` when the channel does not say.
+    let clientAddress: String?
 
     init(source: Source) {
         self.coreContext = .init(source: source)
         self.webSocket = .init()
         self.identity = nil
+        self.clientAddress = source.channel.remoteAddress?.ipAddress
     }
 
     /// Request bodies above 1 MiB are refused with 413 while they are being read.

@@ -23,6 +23,7 @@ struct NetraError: Error, HTTPResponseError, CustomStringConvertible {
         static let threadBusy = Code(raw: "thread_busy")
         static let bodyTooLarge = Code(raw: "body_too_large")
         static let methodNotAllowed = Code(raw: "method_not_allowed")
+        static let rateLimited = Code(raw: "rate_limited")
         static let unavailable = Code(raw: "service_unavailable")
         static let internalError = Code(raw: "internal_error")
     }
@@ -30,6 +31,8 @@ struct NetraError: Error, HTTPResponseError, CustomStringConvertible {
     let code: Code
     let status: HTTPResponse.Status
     let message: String
+    /// Seconds for the `Retry-After` header (429s).
+    var retryAfter: Int?
 
     init(_ code: Code, _ status: HTTPResponse.Status, _ message: String) {
         self.code = code
@@ -44,8 +47,15 @@ struct NetraError: Error, HTTPResponseError, CustomStringConvertible {
     static let unauthorized = NetraError(.unauthorized, .unauthorized, "missing or invalid credentials")
     static let unavailable = NetraError(.unavailable, .serviceUnavailable, "a backing service is unavailable; try again shortly")
 
+    /// 429 with `Retry-After` (whole seconds, at least 1).
+    static func rateLimited(_ message: String, retryAfterMilliseconds: Int) -> NetraError {
+        var error = NetraError(.rateLimited, .tooManyRequests, message)
+        error.retryAfter = max(1, (retryAfterMilliseconds + 999) / 1000)
+        return error
+    }
+
     func response(from request: Request, context: some RequestContext) throws -> Response {
-        Self.response(status: status, code: code.raw, message: message)
+        response(status: status)
     }
 
     /// The JSON error response.
@@ -127,6 +137,8 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
 
 extension NetraError {
     fileprivate func response(status: HTTPResponse.Status) -> Response {
-        Self.response(status: status, code: code.raw, message: message)
+        var response = Self.response(status: status, code: code.raw, message: message)
+        if let retryAfter { response.headers[.retryAfter] = String(retryAfter) }
+        return response
     }
 }

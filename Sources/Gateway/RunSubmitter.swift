@@ -12,6 +12,8 @@ struct RunSubmitter: Sendable {
     /// Group commit of concurrent submissions: runs without a thread or idempotency key share one INSERT, and
     /// entries share one XADD pipeline.
     let batching: SubmissionBatching
+    /// The tenant's run-submission rate limit.
+    let access: AccessGuard
 
     /// What a client asks for.
     struct Request: Decodable, Sendable {
@@ -47,6 +49,7 @@ struct RunSubmitter: Sendable {
         if let key = idempotencyKey {
             guard (1...255).contains(key.utf8.count) else { throw NetraError.invalid("Idempotency-Key must be 1 to 255 bytes") }
         }
+        try await access.admitRun(identity, logger: logger)
         let message = request.message.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !message.isEmpty else { throw NetraError.invalid("message must not be empty") }
         guard message.count <= Self.maxMessageLength else { throw NetraError.invalid("message is longer than \(Self.maxMessageLength) characters") }

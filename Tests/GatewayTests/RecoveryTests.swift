@@ -48,7 +48,7 @@ struct RecoveryTests {
         let worker = try WorkerProcess(service: stack.service, heartbeat: .milliseconds(200), lease: .seconds(1))
         let id = try await stack.submit(#"{"message":"m","pipeline":"bench","parameters":\#(parameters)}"#, token: token)
         let run = UUID(uuidString: id)!
-        try await waitUntil("the first stage to finish") {
+        try await waitUntil("the first stage to finish", timeout: .seconds(30)) {
             try await stack.scalar(Int.self, "SELECT count(*) FROM run_stages WHERE run_id = \(run)") ?? 0 >= 1
         }
         worker.signal(SIGKILL)
@@ -59,7 +59,7 @@ struct RecoveryTests {
     @Test func aKilledWorkersRunResumesElsewhereWithoutRepeatingFinishedStages() async throws {
         try await TestStack.run(Self.fastRecovery) { stack in
             let token = try await stack.tenantToken()
-            let (id, run) = try await submitAndKillItsWorker(stack, token: token, parameters: #"{"stages":4,"stage_ms":400}"#)
+            let (id, run) = try await submitAndKillItsWorker(stack, token: token, parameters: #"{"stages":4,"stage_ms":1000}"#)
             let killedAt = Date()
             let second = try WorkerProcess(service: stack.service, heartbeat: .milliseconds(200), lease: .seconds(1))
             let status = try await stack.waitForFinalStatus(id, token: token)
@@ -73,11 +73,11 @@ struct RecoveryTests {
             for index in 0..<finishedBefore { #expect(counts[index] == 1, "stage \(index) started \(counts[index] ?? 0) times") }
             #expect(counts.values.reduce(0, +) <= 5)
             try await expectGapFreeLog(stack, run: run)
-            // The second attempt started within lease + sweep + claim of the kill.
+            // The second attempt started within lease + sweep + claim of the kill (a loose bound: CI machines are busy).
             let resumed = try #require(
                 try await stack.scalar(Date.self, "SELECT min(created_at) FROM run_events WHERE run_id = \(run) AND type = 'agent_started' AND data->>'attempt' = '2'")
             )
-            #expect(resumed.timeIntervalSince(killedAt) < 5)
+            #expect(resumed.timeIntervalSince(killedAt) < 10)
             second.signal(SIGTERM)
             #expect(try await second.waitForExit() == 0)
         }
@@ -88,7 +88,7 @@ struct RecoveryTests {
         options.maxDeliveries = 1
         try await TestStack.run(options) { stack in
             let token = try await stack.tenantToken()
-            let (id, run) = try await submitAndKillItsWorker(stack, token: token, parameters: #"{"stages":3,"stage_ms":300}"#)
+            let (id, run) = try await submitAndKillItsWorker(stack, token: token, parameters: #"{"stages":3,"stage_ms":1000}"#)
 
             let dead = try await stack.waitForFinalStatus(id, token: token)
             #expect(dead["status"]?.stringValue == "dead")
@@ -249,8 +249,8 @@ struct RecoveryTests {
         try await TestStack.run(Self.fastRecovery) { stack in
             let token = try await stack.tenantToken()
             let worker = try WorkerProcess(service: stack.service, heartbeat: .milliseconds(200), lease: .seconds(1))
-            let id = try await stack.submit(#"{"message":"m","pipeline":"bench","parameters":{"stages":2,"stage_ms":700}}"#, token: token)
-            try await waitUntil("the run to start") {
+            let id = try await stack.submit(#"{"message":"m","pipeline":"bench","parameters":{"stages":2,"stage_ms":1500}}"#, token: token)
+            try await waitUntil("the run to start", timeout: .seconds(30)) {
                 try stack.json(try await stack.request(.get, "/api/agent/status/\(id)", token: token))["status"]?.stringValue == "running"
             }
             worker.signal(SIGTERM)

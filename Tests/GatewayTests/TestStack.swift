@@ -51,6 +51,8 @@ struct TestStack {
         var retryDelay: Duration = .milliseconds(50)
         /// Another Redis than the suite's (a private one a test can stop).
         var redis: RedisEndpoint?
+        /// The gateway's rate limits; `nil` keeps the generous defaults.
+        var rateLimits: RateLimits?
     }
 
     /// Runs `body` with the whole stack up; shuts everything down afterwards.
@@ -72,7 +74,9 @@ struct TestStack {
         if let redis = options.redis { configured.redis = redis }
         let service = configured
         let logger = TestEnvironment.logger("stack")
-        let app = try await buildApplication(gatewayConfiguration(service), logger: logger)
+        var gatewayConfig = gatewayConfiguration(service)
+        if let limits = options.rateLimits { gatewayConfig.rateLimits = limits }
+        let app = try await buildApplication(gatewayConfig, logger: logger)
         var groups: [ServiceGroup] = []
         for index in 0..<options.workers {
             var config = WorkerConfiguration(

@@ -2,15 +2,27 @@ import Foundation
 import Hummingbird
 import Shared
 
-/// Requires a valid access token (`Authorization: Bearer …`, or `?token=` where `allowQueryToken` is set, as
-/// browsers cannot set headers on a WebSocket) and puts the caller's identity into the context.
+/// Requires a valid access token or API key (`Authorization: Bearer …`, or `?token=` where `allowQueryToken` is set,
+/// as browsers cannot set headers on a WebSocket), refuses logged-out tokens, applies the tenant's request rate
+/// limit, and puts the caller's identity into the context.
 struct AuthMiddleware: RouterMiddleware {
     let tokens: TokenService
+    let apiKeys: APIKeys
+    let access: AccessGuard
     var allowQueryToken = false
 
     func handle(_ request: Request, context: GatewayContext, next: (Request, GatewayContext) async throws -> Response) async throws -> Response {
         var context = context
-        context.identity = try await tokens.verify(try token(in: request))
+        let credential = try token(in: request)
+        let identity: Identity
+        if APIKeys.looksLikeKey(credential) {
+            identity = try await apiKeys.identity(for: credential, logger: context.logger)
+        } else {
+            identity = try await tokens.verify(credential)
+            if await access.isRevoked(identity, logger: context.logger) { throw NetraError.unauthorized }
+        }
+        try await access.admitRequest(identity, logger: context.logger)
+        context.identity = identity
         return try await next(request, context)
     }
 

@@ -52,7 +52,7 @@ struct TokenService: Sendable {
         do {
             let claims = try await keys.verify(token, as: AccessClaims.self)
             guard let tenant = TenantID(claims.tid), let user = UserID(claims.sub.value) else { throw NetraError.unauthorized }
-            return Identity(tenantID: tenant, userID: user, role: claims.role)
+            return Identity(tenantID: tenant, userID: user, role: claims.role, tokenID: claims.jti.value, expiresAt: claims.exp.value)
         } catch {
             throw NetraError.unauthorized
         }

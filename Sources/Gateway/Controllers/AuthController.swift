@@ -1,4 +1,5 @@
 import Hummingbird
+import Logging
 import HummingbirdBcrypt
 import NIOPosix
 import Shared
@@ -7,6 +8,7 @@ import Shared
 struct AuthController: Sendable {
     let identities: IdentityStore
     let tokens: TokenService
+    let access: AccessGuard
 
     /// Verified against when the email is unknown, so both cases take the same time.
     static let dummyHash = Bcrypt.hash("not-a-real-password", cost: 10)
@@ -43,17 +45,30 @@ struct AuthController: Sendable {
     func addPublicRoutes(to group: RouterGroup<GatewayContext>) {
         group.post("/login") { request, context in
             let body = try await request.decodeJSON(Login.self, context: context)
+            try await access.checkLogin(email: body.email, address: context.clientAddress, logger: context.logger)
             let user = try await identities.user(email: body.email, logger: context.logger)
             let hash = user?.passwordHash ?? Self.dummyHash
             let password = body.password
             let matches = try await NIOThreadPool.singleton.runIfActive { Bcrypt.verify(password, hash: hash) }
-            guard let user, matches else { throw NetraError(.invalidCredentials, .unauthorized, "email or password is wrong") }
+            guard let user, matches else {
+                await access.recordLoginFailure(email: body.email, address: context.clientAddress, logger: context.logger)
+                context.logger.info("Login failed", metadata: ["client.address": "\(context.clientAddress ?? "unknown")"])
+                throw NetraError(.invalidCredentials, .unauthorized, "email or password is wrong")
+            }
             let (token, expiresIn) = try await tokens.issue(for: user)
             return try jsonResponse(TokenResponse(accessToken: token, expiresIn: expiresIn))
         }
     }
 
     func addProtectedRoutes(to group: RouterGroup<GatewayContext>) {
+        group.post("/logout") { _, context in
+            let identity = try context.requireIdentity()
+            guard identity.apiKeyID == nil else {
+                throw NetraError(.badRequest, .badRequest, "an API key is not logged out; revoke it with DELETE /api/keys/{id}")
+            }
+            try await access.revoke(identity)
+            return Response(status: .noContent)
+        }
         group.get("/me") { _, context in
             let identity = try context.requireIdentity()
             guard let user = try await identities.user(identity.userID, tenant: identity.tenantID, logger: context.logger) else {

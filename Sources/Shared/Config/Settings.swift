@@ -35,6 +35,9 @@ public struct SettingKey: Sendable, Hashable {
     public static let retryDelay = SettingKey("retry.delay")
     public static let reconcileAfter = SettingKey("reconcile.after")
     public static let logLevel = SettingKey("log.level")
+    /// Per-tenant limits (per second; the burst is twice that) on run submissions and on API requests.
+    public static let rateLimitRuns = SettingKey("rate.limit.runs")
+    public static let rateLimitRequests = SettingKey("rate.limit.requests")
     /// The optional LLM (worker only): an OpenAI-compatible base URL such as `http://127.0.0.1:8000/v1`.
     public static let llmBaseURL = SettingKey("llm.base.url")
     /// Sent as a bearer token; a secret, never logged.

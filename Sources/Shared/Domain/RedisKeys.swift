@@ -23,4 +23,10 @@ public struct RedisKeys: Sendable, Hashable {
     public var control: String { "\(prefix):control" }
     /// The scheduler's leader lock.
     public var schedulerLeader: String { "\(prefix):scheduler:leader" }
+    /// A logged-out access token's `jti`, kept until the token would have expired.
+    public func revokedToken(_ jti: String) -> String { "\(prefix):auth:revoked:\(jti)" }
+    /// A tenant's token bucket for one kind of request (`runs`, `api`).
+    public func rateLimit(_ tenant: TenantID, _ bucket: String) -> String { "\(prefix):ratelimit:\(tenant):\(bucket)" }
+    /// Failed logins in the current window, by email or by client address.
+    public func loginFailures(_ kind: String, _ value: String) -> String { "\(prefix):auth:failures:\(kind):\(value)" }
 }
