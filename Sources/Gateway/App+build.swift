@@ -16,6 +16,8 @@ struct GatewayDependencies: Sendable {
     let monitor: DependencyMonitor
     let sessions = WebSocketSessions()
     let submissions: SubmissionBatching
+    /// Denylist and rate limits (one instance: its limiter remembers the loaded script).
+    let access: AccessGuard
 
     var runs: RunStore { RunStore(client: postgres) }
     var threads: ThreadStore { ThreadStore(client: postgres) }
@@ -23,7 +25,6 @@ struct GatewayDependencies: Sendable {
     var submitter: RunSubmitter {
         RunSubmitter(runs: runs, threads: threads, redis: redis, keys: config.service.keys, batching: submissions, access: access)
     }
-    var access: AccessGuard { AccessGuard(redis: redis, keys: config.service.keys, limits: config.rateLimits) }
     var apiKeys: APIKeys { APIKeys(identities: identities) }
     var relay: EventRelay { EventRelay(subscriber: subscriber, runs: runs, keys: config.service.keys) }
     var control: RunControl { RunControl(runs: runs, redis: redis, keys: config.service.keys) }
@@ -35,6 +36,7 @@ struct GatewayDependencies: Sendable {
         self.subscriber = RedisSubscriber(endpoint: config.service.redis, logger: logger)
         self.tokens = await TokenService(secret: config.jwtSecret, lifetime: config.tokenLifetime)
         self.monitor = DependencyMonitor(postgres: postgres, redis: redis)
+        self.access = AccessGuard(redis: redis, keys: config.service.keys, limits: config.rateLimits)
         self.submissions = SubmissionBatching(
             runs: RunStore(client: postgres), queue: RunQueue(store: RunStore(client: postgres), redis: redis, keys: config.service.keys),
             logger: logger

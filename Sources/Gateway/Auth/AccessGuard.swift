@@ -51,8 +51,14 @@ struct AccessGuard: Sendable {
     let redis: RedisClient
     let keys: RedisKeys
     let limits: RateLimits
+    let limiter: RateLimiter
 
-    private var limiter: RateLimiter { RateLimiter(redis: redis) }
+    init(redis: RedisClient, keys: RedisKeys, limits: RateLimits) {
+        self.redis = redis
+        self.keys = keys
+        self.limits = limits
+        self.limiter = RateLimiter(redis: redis)
+    }
 
     /// Denylists the token until it would have expired.
     func revoke(_ identity: Identity) async throws {
@@ -61,40 +67,33 @@ struct AccessGuard: Sendable {
         try await redis.send(["SET", RedisArgument(keys.revokedToken(jti)), "1", "PX", RedisArgument(milliseconds)])
     }
 
-    /// Whether the token was logged out.
-    func isRevoked(_ identity: Identity, logger: Logger) async -> Bool {
-        guard let jti = identity.tokenID else { return false }
-        do {
-            return try await redis.send(["EXISTS", RedisArgument(keys.revokedToken(jti))]).int == 1
-        } catch {
-            logger.warning("Checking the token denylist failed; allowing the request", metadata: [LogKey.error: "\(error)"])
-            return false
-        }
-    }
-
-    /// Takes a token from the tenant's request bucket; 429 when it is empty.
+    /// One round trip per request: 401 when the token was logged out, 429 when the tenant's request bucket is empty.
     func admitRequest(_ identity: Identity, logger: Logger) async throws {
-        try await admit(keys.rateLimit(identity.tenantID, "api"), limits.requests, what: "requests", logger: logger)
+        try await admit(
+            [(keys.rateLimit(identity.tenantID, "api"), limits.requests)], denylistKey: identity.tokenID.map(keys.revokedToken),
+            what: "requests", logger: logger
+        )
     }
 
     /// Takes a token from the tenant's run-submission bucket; 429 when it is empty.
     func admitRun(_ identity: Identity, logger: Logger) async throws {
-        try await admit(keys.rateLimit(identity.tenantID, "runs"), limits.runs, what: "run submissions", logger: logger)
+        try await admit([(keys.rateLimit(identity.tenantID, "runs"), limits.runs)], denylistKey: nil, what: "run submissions", logger: logger)
     }
 
-    private func admit(_ key: String, _ limit: RateLimiter.Limit, what: String, logger: Logger) async throws {
+    private func admit(_ buckets: [(key: String, limit: RateLimiter.Limit)], denylistKey: String?, what: String, logger: Logger) async throws {
         let decision: RateLimiter.Decision
         do {
-            decision = try await limiter.take(key, limit: limit)
+            decision = try await limiter.take(buckets, denylistKey: denylistKey)
         } catch {
             logger.warning("Rate limiting failed; allowing the request", metadata: [LogKey.error: "\(error)"])
             return
         }
-        if case .limited(let wait) = decision {
-            throw NetraError.rateLimited("too many \(what) for this tenant; retry later", retryAfterMilliseconds: wait)
+        switch decision {
+        case .allowed: return
+        case .denied: throw NetraError.unauthorized
+        case .limited(let wait): throw NetraError.rateLimited("too many \(what) for this tenant; retry later", retryAfterMilliseconds: wait)
         }
     }
-
     /// 429 when the email or the address has failed too often in the current window.
     func checkLogin(email: String, address: String?, logger: Logger) async throws {
         for (key, limit) in loginKeys(email: email, address: address) {

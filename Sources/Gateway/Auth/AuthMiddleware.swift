@@ -19,7 +19,6 @@ struct AuthMiddleware: RouterMiddleware {
             identity = try await apiKeys.identity(for: credential, logger: context.logger)
         } else {
             identity = try await tokens.verify(credential)
-            if await access.isRevoked(identity, logger: context.logger) { throw NetraError.unauthorized }
         }
         try await access.admitRequest(identity, logger: context.logger)
         context.identity = identity

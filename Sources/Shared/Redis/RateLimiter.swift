@@ -1,7 +1,10 @@
-/// Token buckets in Redis, so a limit holds across gateway replicas. One script per check: refill by elapsed time
-/// (Redis's own clock, so replicas' clocks do not matter), take a token if there is one, or say how long until
-/// there is.
-public struct RateLimiter: Sendable {
+import Synchronization
+
+/// Token buckets in Redis, so a limit holds across gateway replicas. One script per check refills the buckets by
+/// elapsed time (Redis's own clock, so replicas' clocks do not matter) and takes a token from each only if every
+/// one has a token; otherwise it says how long until they do. The same round trip can check a denylist key first.
+/// The script is sent once (`SCRIPT LOAD`) and then called by its hash.
+public final class RateLimiter: Sendable {
     /// A bucket's shape: `perSecond` tokens refill each second, up to `burst`.
     public struct Limit: Sendable, Equatable {
         public var perSecond: Double
@@ -17,44 +20,77 @@ public struct RateLimiter: Sendable {
     /// The outcome of one check.
     public enum Decision: Sendable, Equatable {
         case allowed
-        /// Denied; a token is back after this many milliseconds.
+        /// Denied; a token is back after this many milliseconds. No token was taken.
         case limited(retryAfterMilliseconds: Int)
+        /// The denylist key exists.
+        case denied
     }
 
+    /// KEYS[1]: a denylist key (checked with EXISTS); KEYS[2…]: buckets; ARGV: rate and burst per bucket.
     static let script = """
-        local rate = tonumber(ARGV[1])
-        local burst = tonumber(ARGV[2])
+        if redis.call('EXISTS', KEYS[1]) == 1 then return {-1, 0} end
         local time = redis.call('TIME')
         local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-        local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
-        local tokens = tonumber(state[1]) or burst
-        local at = tonumber(state[2]) or now
-        tokens = math.min(burst, tokens + math.max(0, now - at) * rate / 1000)
-        local allowed = 0
+        local levels = {}
         local wait = 0
-        if tokens >= 1 then
-          tokens = tokens - 1
-          allowed = 1
-        else
-          wait = math.ceil((1 - tokens) * 1000 / rate)
+        for i = 2, #KEYS do
+          local rate = tonumber(ARGV[2 * i - 3])
+          local burst = tonumber(ARGV[2 * i - 2])
+          local state = redis.call('HMGET', KEYS[i], 'tokens', 'at')
+          local tokens = tonumber(state[1]) or burst
+          local at = tonumber(state[2]) or now
+          tokens = math.min(burst, tokens + math.max(0, now - at) * rate / 1000)
+          levels[i] = tokens
+          if tokens < 1 then wait = math.max(wait, math.ceil((1 - tokens) * 1000 / rate)) end
         end
-        redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', now)
-        redis.call('PEXPIRE', KEYS[1], math.ceil(burst * 1000 / rate) + 1000)
-        return {allowed, wait}
+        local allowed = wait == 0
+        for i = 2, #KEYS do
+          local rate = tonumber(ARGV[2 * i - 3])
+          local burst = tonumber(ARGV[2 * i - 2])
+          local tokens = levels[i]
+          if allowed then tokens = tokens - 1 end
+          redis.call('HSET', KEYS[i], 'tokens', tostring(tokens), 'at', now)
+          redis.call('PEXPIRE', KEYS[i], math.ceil(burst * 1000 / rate) + 1000)
+        end
+        if allowed then return {1, 0} end
+        return {0, wait}
         """
 
     let redis: RedisClient
+    private let scriptHash = Mutex<String?>(nil)
 
     public init(redis: RedisClient) { self.redis = redis }
 
-    /// Takes one token from the bucket at `key`.
-    public func take(_ key: String, limit: Limit) async throws -> Decision {
-        let reply = try await redis.send([
-            "EVAL", RedisArgument(Self.script), "1", RedisArgument(key), RedisArgument(String(limit.perSecond)), RedisArgument(limit.burst),
-        ])
-        guard let parts = reply.array, parts.count == 2, let allowed = parts[0].int, let wait = parts[1].int else {
+    /// Checks `denylistKey` (when given), then takes one token from every bucket, or from none.
+    public func take(_ buckets: [(key: String, limit: Limit)], denylistKey: String? = nil) async throws -> Decision {
+        // A key under the limiter's own namespace that is never set stands in when there is nothing to deny.
+        var arguments: [RedisArgument] = [RedisArgument(buckets.count + 1), RedisArgument(denylistKey ?? "netra:ratelimit:nothing-denied")]
+        arguments += buckets.map { RedisArgument($0.key) }
+        for bucket in buckets { arguments += [RedisArgument(String(bucket.limit.perSecond)), RedisArgument(bucket.limit.burst)] }
+        let reply: RedisValue
+        do {
+            reply = try await redis.send(["EVALSHA", RedisArgument(try await hash())] + arguments)
+        } catch let error as RedisError where error.kind == .server && error.message.hasPrefix("NOSCRIPT") {
+            scriptHash.withLock { $0 = nil }  // Redis restarted or flushed its scripts
+            reply = try await redis.send(["EVALSHA", RedisArgument(try await hash())] + arguments)
+        }
+        guard let parts = reply.array, parts.count == 2, let outcome = parts[0].int, let wait = parts[1].int else {
             throw RedisError(.unexpectedReply, "rate limit script replied \(reply)")
         }
-        return allowed == 1 ? .allowed : .limited(retryAfterMilliseconds: wait)
+        switch outcome {
+        case 1: return .allowed
+        case -1: return .denied
+        default: return .limited(retryAfterMilliseconds: wait)
+        }
+    }
+
+    /// The script's SHA-1, loading it into Redis the first time (and after Redis forgot it).
+    private func hash() async throws -> String {
+        if let hash = scriptHash.withLock({ $0 }) { return hash }
+        guard let hash = try await redis.send(["SCRIPT", "LOAD", RedisArgument(Self.script)]).string else {
+            throw RedisError(.unexpectedReply, "SCRIPT LOAD gave no hash")
+        }
+        scriptHash.withLock { $0 = hash }
+        return hash
     }
 }
