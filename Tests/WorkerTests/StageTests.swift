@@ -37,6 +37,16 @@ struct StageTests {
                 let events = Array(WorkloadGenerator(events: 3_000, days: 7, seed: 11))
                 try await workloads.insert(events, costs: events.map { SupplyCatalog.shipped.cost(of: $0) ?? 0 }, tenant: tenant, logger: logger)
 
+                // Data loads only what the chosen tools read.
+                let window = (from: Date(timeIntervalSince1970: 0), to: Date().addingTimeInterval(86_400))
+                let latencyOnly = try await workloads.aggregates(
+                    tenant: tenant, from: window.from, to: window.to, for: [.latencyProfile], logger: logger
+                )
+                #expect(latencyOnly.span.calls == 3_000 && !latencyOnly.latency.isEmpty)
+                #expect(latencyOnly.usage.isEmpty && latencyOnly.duplicates.isEmpty && latencyOnly.daily.isEmpty)
+                let everything = try await workloads.aggregates(tenant: tenant, from: window.from, to: window.to, logger: logger)
+                #expect(!everything.usage.isEmpty && !everything.daily.isEmpty && !everything.users.isEmpty)
+
                 let run = ClaimedRun(
                     id: RunID(), tenantID: tenant, threadID: nil, pipeline: "optimize", input: "{}", attempt: 1, finishedStages: [], nextSeq: 1
                 )

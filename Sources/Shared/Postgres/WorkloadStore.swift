@@ -118,15 +118,23 @@ public struct WorkloadStore: Sendable {
         try await client.query("DELETE FROM workload_events WHERE tenant_id = \(tenant.uuid) AND run_id = \(run.uuid)", logger: logger)
     }
 
-    /// The analysis aggregates of the window `[from, to)`: one set-based query per aggregate.
-    public func aggregates(tenant: TenantID, from: Date, to: Date, logger: Logger) async throws -> WorkloadAggregates {
+    /// The analysis aggregates the `tools` read, for the window `[from, to)`: one set-based query per aggregate,
+    /// and only the aggregates those tools need (the observed span always).
+    public func aggregates(
+        tenant: TenantID, from: Date, to: Date, for tools: [AnalysisTool] = AnalysisTool.allCases, logger: Logger
+    ) async throws -> WorkloadAggregates {
+        let needed = Set(tools.flatMap(\.aggregates))
+        func load<Row: Decodable & Sendable>(_ part: WorkloadAggregatePart, _ type: Row.Type, _ sql: String) async throws -> [Row] {
+            guard needed.contains(part) else { return [] }
+            return try await rows(type, sql, tenant: tenant, from: from, to: to, logger: logger)
+        }
         async let span = rows(ObservedSpan.self, ObservedSpan.sql, tenant: tenant, from: from, to: to, logger: logger)
-        async let usage = rows(UsageGroup.self, UsageGroup.sql, tenant: tenant, from: from, to: to, logger: logger)
-        async let latency = rows(LatencyGroup.self, LatencyGroup.sql, tenant: tenant, from: from, to: to, logger: logger)
-        async let daily = rows(DailySpend.self, DailySpend.sql, tenant: tenant, from: from, to: to, logger: logger)
-        async let users = rows(UserSpend.self, UserSpend.sql, tenant: tenant, from: from, to: to, logger: logger)
-        async let duplicates = rows(DuplicateGroup.self, DuplicateGroup.sql, tenant: tenant, from: from, to: to, logger: logger)
-        async let prefixes = rows(PrefixReuseGroup.self, PrefixReuseGroup.sql, tenant: tenant, from: from, to: to, logger: logger)
+        async let usage = load(.usage, UsageGroup.self, UsageGroup.sql)
+        async let latency = load(.latency, LatencyGroup.self, LatencyGroup.sql)
+        async let daily = load(.daily, DailySpend.self, DailySpend.sql)
+        async let users = load(.users, UserSpend.self, UserSpend.sql)
+        async let duplicates = load(.duplicates, DuplicateGroup.self, DuplicateGroup.sql)
+        async let prefixes = load(.prefixes, PrefixReuseGroup.self, PrefixReuseGroup.sql)
         return WorkloadAggregates(
             span: try await span.first ?? ObservedSpan(firstEvent: nil, lastEvent: nil),
             usage: try await usage, latency: try await latency, daily: try await daily, users: try await users,
@@ -146,5 +154,24 @@ public struct WorkloadStore: Sendable {
         let result = try await client.query(query, logger: logger)
         for try await json in result.decode(String.self) { return try JSONText.decode([Row].self, from: json) }
         return []
+    }
+}
+
+/// The parts of ``WorkloadAggregates`` besides the span, each loaded by one query.
+public enum WorkloadAggregatePart: String, Sendable, Hashable, CaseIterable {
+    case usage, latency, daily, users, duplicates, prefixes
+}
+
+extension AnalysisTool {
+    /// The aggregates the tool reads.
+    public var aggregates: [WorkloadAggregatePart] {
+        switch self {
+        case .costBreakdown: [.usage, .users, .daily]
+        case .latencyProfile: [.latency]
+        case .duplicateCache: [.duplicates]
+        case .promptCacheFitness: [.prefixes]
+        case .batchEligibility, .modelRightSizing, .providerArbitrage, .failureWaste, .outputHeadroom: [.usage]
+        case .spendTrend: [.daily]
+        }
     }
 }

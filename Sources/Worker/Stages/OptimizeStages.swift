@@ -63,7 +63,9 @@ struct DataStage: AgentStage {
         let range = triage.entities.timeRange
         var load = Load(from: JSONText.timestamp(range.from), to: JSONText.timestamp(range.to))
         try await input.emitter.emit(.toolCall, load)
-        let aggregates = try await workloads.aggregates(tenant: input.run.tenantID, from: range.from, to: range.to, logger: logger)
+        let aggregates = try await workloads.aggregates(
+            tenant: input.run.tenantID, from: range.from, to: range.to, for: triage.tools, logger: logger
+        )
         load.summary = Self.describe(aggregates)
         try await input.emitter.emit(.toolResult, load)
         return Output(timeRange: range, aggregates: aggregates)
