@@ -18,6 +18,7 @@ struct GatewayDependencies: Sendable {
     let submissions: SubmissionBatching
     /// Denylist and rate limits (one instance: its limiter remembers the loaded script).
     let access: AccessGuard
+    let policies: TenantPolicies
 
     var runs: RunStore { RunStore(client: postgres) }
     var threads: ThreadStore { ThreadStore(client: postgres) }
@@ -36,7 +37,8 @@ struct GatewayDependencies: Sendable {
         self.subscriber = RedisSubscriber(endpoint: config.service.redis, logger: logger)
         self.tokens = await TokenService(secret: config.jwtSecret, lifetime: config.tokenLifetime)
         self.monitor = DependencyMonitor(postgres: postgres, redis: redis)
-        self.access = AccessGuard(redis: redis, keys: config.service.keys, limits: config.rateLimits)
+        self.policies = TenantPolicies(identities: IdentityStore(client: postgres))
+        self.access = AccessGuard(redis: redis, keys: config.service.keys, limits: config.rateLimits, policies: policies)
         self.submissions = SubmissionBatching(
             runs: RunStore(client: postgres), queue: RunQueue(store: RunStore(client: postgres), redis: redis, keys: config.service.keys),
             logger: logger
@@ -92,7 +94,8 @@ func buildRouter(_ dependencies: GatewayDependencies) -> Router<GatewayContext> 
     let api = router.group("api").add(middleware: AvailabilityMiddleware(monitor: dependencies.monitor))
     let auth = AuthController(identities: dependencies.identities, tokens: dependencies.tokens, access: dependencies.access)
     auth.addPublicRoutes(to: api.group("auth"))
-    AdminController(identities: dependencies.identities, bcryptCost: dependencies.config.bcryptCost)
+    AdminController(identities: dependencies.identities, bcryptCost: dependencies.config.bcryptCost, policies: dependencies.policies,
+                    limits: dependencies.config.rateLimits)
         .addRoutes(to: api.group("admin").add(middleware: AdminMiddleware(adminToken: dependencies.config.adminToken)))
 
     let protected = api.group().add(middleware: AuthMiddleware(tokens: dependencies.tokens, apiKeys: dependencies.apiKeys, access: dependencies.access))

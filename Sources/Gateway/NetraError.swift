@@ -24,6 +24,7 @@ struct NetraError: Error, HTTPResponseError, CustomStringConvertible {
         static let bodyTooLarge = Code(raw: "body_too_large")
         static let methodNotAllowed = Code(raw: "method_not_allowed")
         static let rateLimited = Code(raw: "rate_limited")
+        static let tenantSuspended = Code(raw: "tenant_suspended")
         static let unavailable = Code(raw: "service_unavailable")
         static let internalError = Code(raw: "internal_error")
     }

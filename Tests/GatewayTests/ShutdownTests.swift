@@ -22,8 +22,6 @@ struct ShutdownTests {
         }
         let group = ServiceGroup(configuration: .init(services: [.init(service: app), .init(service: sessions)], logger: logger))
         let tokens = await TokenService(secret: TestStack.jwtSecret, lifetime: .seconds(60))
-        let user = IdentityStore.User(id: UserID(), tenantID: TenantID(), email: "x@example.com", name: "x", role: "member", passwordHash: "")
-        let (token, _) = try await tokens.issue(for: user)
 
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             let stopped = StopFlag()
@@ -33,6 +31,13 @@ struct ShutdownTests {
             }
             var ports = port.makeAsyncIterator()
             let listening = try #require(await ports.next())
+            // A user of a real tenant (the gateway has applied the migrations by now): tokens of unknown tenants are refused.
+            let email = "shutdown-\(UUID().uuidString.prefix(8).lowercased())@example.com"
+            let (tenant, userID) = try await withPostgres { client in
+                try await IdentityStore(client: client).createTenant(name: "t", userName: "u", email: email, passwordHash: "x", logger: logger)
+            }
+            let user = IdentityStore.User(id: userID, tenantID: tenant, email: email, name: "u", role: "admin", passwordHash: "")
+            let (token, _) = try await tokens.issue(for: user)
             let closeFrame = try await withDeadline("the server's close frame") {
                 try await WebSocketClient.connect(url: "ws://127.0.0.1:\(listening)/ws?token=\(token)", logger: logger) { inbound, _, _ in
                     var iterator = inbound.messages(maxSize: 1 << 20).makeAsyncIterator()

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import HTTPTypes
 import Logging
 import Shared
 
@@ -52,12 +53,19 @@ struct AccessGuard: Sendable {
     let keys: RedisKeys
     let limits: RateLimits
     let limiter: RateLimiter
+    let policies: TenantPolicies
 
-    init(redis: RedisClient, keys: RedisKeys, limits: RateLimits) {
+    init(redis: RedisClient, keys: RedisKeys, limits: RateLimits, policies: TenantPolicies) {
         self.redis = redis
         self.keys = keys
         self.limits = limits
         self.limiter = RateLimiter(redis: redis)
+        self.policies = policies
+    }
+
+    /// A per-second override as a bucket (burst twice the rate), or the default.
+    private static func limit(_ override: Int?, default limit: RateLimiter.Limit) -> RateLimiter.Limit {
+        override.map { RateLimiter.Limit(perSecond: Double($0), burst: $0 * 2) } ?? limit
     }
 
     /// Denylists the token until it would have expired.
@@ -69,15 +77,24 @@ struct AccessGuard: Sendable {
 
     /// One round trip per request: 401 when the token was logged out, 429 when the tenant's request bucket is empty.
     func admitRequest(_ identity: Identity, logger: Logger) async throws {
+        let policy = try await policies.policy(identity.tenantID, logger: logger)
+        guard policy != nil else { throw NetraError.unauthorized }  // the tenant is gone
         try await admit(
-            [(keys.rateLimit(identity.tenantID, "api"), limits.requests)], denylistKey: identity.tokenID.map(keys.revokedToken),
-            what: "requests", logger: logger
+            [(keys.rateLimit(identity.tenantID, "api"), Self.limit(policy?.requestsPerSecond, default: limits.requests))],
+            denylistKey: identity.tokenID.map(keys.revokedToken), what: "requests", logger: logger
         )
     }
 
-    /// Takes a token from the tenant's run-submission bucket; 429 when it is empty.
+    /// 403 for a suspended tenant; otherwise takes a token from its run-submission bucket (429 when empty).
     func admitRun(_ identity: Identity, logger: Logger) async throws {
-        try await admit([(keys.rateLimit(identity.tenantID, "runs"), limits.runs)], denylistKey: nil, what: "run submissions", logger: logger)
+        let policy = try await policies.policy(identity.tenantID, logger: logger)
+        if policy?.isSuspended ?? true {
+            throw NetraError(.tenantSuspended, .forbidden, "the tenant is suspended; no new runs are accepted")
+        }
+        try await admit(
+            [(keys.rateLimit(identity.tenantID, "runs"), Self.limit(policy?.runsPerSecond, default: limits.runs))], denylistKey: nil,
+            what: "run submissions", logger: logger
+        )
     }
 
     private func admit(_ buckets: [(key: String, limit: RateLimiter.Limit)], denylistKey: String?, what: String, logger: Logger) async throws {

@@ -2,12 +2,52 @@ import Foundation
 import Hummingbird
 import HummingbirdBcrypt
 import NIOPosix
+import Logging
 import Shared
 
 /// `/api/admin`: tenant provisioning, guarded by the admin token.
 struct AdminController: Sendable {
     let identities: IdentityStore
     let bcryptCost: UInt8
+    let policies: TenantPolicies
+    /// The configured defaults the overrides replace.
+    let limits: RateLimits
+
+    /// A tenant's policy as the admin API shows it.
+    struct TenantBody: Encodable {
+        struct Limits: Encodable {
+            let runsPerSecond: Int?
+            let requestsPerSecond: Int?
+            enum CodingKeys: String, CodingKey {
+                case runsPerSecond = "runs_per_second"
+                case requestsPerSecond = "requests_per_second"
+            }
+
+            /// `null` stays in the output: it means "the default".
+            func encode(to encoder: any Encoder) throws {
+                var container = encoder.container(keyedBy: CodingKeys.self)
+                try container.encode(runsPerSecond, forKey: .runsPerSecond)
+                try container.encode(requestsPerSecond, forKey: .requestsPerSecond)
+            }
+        }
+
+        let tenantID: TenantID
+        let name: String
+        let createdAt: Date
+        let suspended: Bool
+        let suspendedAt: Date?
+        /// What applies now.
+        let limits: Limits
+        /// The tenant's own values (`null`: the default).
+        let overrides: Limits
+
+        enum CodingKeys: String, CodingKey {
+            case tenantID = "tenant_id"
+            case name, suspended, limits, overrides
+            case createdAt = "created_at"
+            case suspendedAt = "suspended_at"
+        }
+    }
 
     struct CreateTenant: Decodable {
         struct User: Decodable {
@@ -47,6 +87,68 @@ struct AdminController: Sendable {
                 throw NetraError(.conflict, .conflict, "a user with this email already exists")
             }
         }
+        group.get("/tenants/{tenant_id}") { _, context in
+            let tenant = try tenantID(context)
+            return try jsonResponse(try body(try await identities.policy(tenant, logger: context.logger)))
+        }
+        group.patch("/tenants/{tenant_id}") { request, context in
+            let tenant = try tenantID(context)
+            let change = try Self.change(try await request.decodeJSON(JSONValue.self, context: context))
+            let policy = try await identities.update(tenant, change, logger: context.logger)
+            policies.invalidate(tenant)
+            return try jsonResponse(try body(policy))
+        }
+        group.post("/tenants/{tenant_id}/suspend") { _, context in
+            let tenant = try tenantID(context)
+            let policy = try await identities.setSuspended(tenant, true, logger: context.logger)
+            policies.invalidate(tenant)
+            context.logger.info("Tenant suspended", metadata: [LogKey.tenantID: "\(tenant)"])
+            return try jsonResponse(try body(policy))
+        }
+        group.post("/tenants/{tenant_id}/resume") { _, context in
+            let tenant = try tenantID(context)
+            let policy = try await identities.setSuspended(tenant, false, logger: context.logger)
+            policies.invalidate(tenant)
+            return try jsonResponse(try body(policy))
+        }
+    }
+
+    private func tenantID(_ context: GatewayContext) throws -> TenantID {
+        guard let text = context.parameters.get("tenant_id"), let id = TenantID(text) else {
+            throw NetraError.notFound(.notFound, "tenant not found")
+        }
+        return id
+    }
+
+    private func body(_ policy: TenantPolicy?) throws -> TenantBody {
+        guard let policy else { throw NetraError.notFound(.notFound, "tenant not found") }
+        return TenantBody(
+            tenantID: policy.id, name: policy.name, createdAt: policy.createdAt, suspended: policy.isSuspended, suspendedAt: policy.suspendedAt,
+            limits: .init(
+                runsPerSecond: policy.runsPerSecond ?? Int(limits.runs.perSecond),
+                requestsPerSecond: policy.requestsPerSecond ?? Int(limits.requests.perSecond)
+            ),
+            overrides: .init(runsPerSecond: policy.runsPerSecond, requestsPerSecond: policy.requestsPerSecond)
+        )
+    }
+
+    /// `{"runs_per_second": 5, "requests_per_second": null}`: a number sets an override (1 to 1,000,000), `null`
+    /// resets it to the default, a missing key leaves it.
+    static func change(_ body: JSONValue) throws -> TenantPolicyChange {
+        guard case .object(let fields) = body else { throw NetraError.invalid("the body must be a JSON object") }
+        let known = ["runs_per_second", "requests_per_second"]
+        if let unknown = fields.keys.first(where: { !known.contains($0) }) {
+            throw NetraError.invalid("unknown field \(unknown); known: \(known.joined(separator: ", "))")
+        }
+        func value(_ name: String) throws -> Int?? {
+            switch fields[name] {
+            case nil: return nil
+            case .null?: return .some(nil)
+            case .number(let number)? where number == number.rounded() && (1...1_000_000).contains(number): return .some(Int(number))
+            default: throw NetraError.invalid("\(name) must be a whole number from 1 to 1000000, or null")
+            }
+        }
+        return TenantPolicyChange(runsPerSecond: try value("runs_per_second"), requestsPerSecond: try value("requests_per_second"))
     }
 }
 

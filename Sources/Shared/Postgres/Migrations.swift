@@ -25,6 +25,9 @@ public enum Migrations {
         Migration(
             version: 5, name: "workload_events", sql: String(decoding: PackageResources.V0005__workload_events_sql, as: UTF8.self)
         ),
+        Migration(
+            version: 6, name: "tenant_policies", sql: String(decoding: PackageResources.V0006__tenant_policies_sql, as: UTF8.self)
+        ),
     ]
 
     /// The advisory lock key (an arbitrary constant: "netra" in ASCII).
