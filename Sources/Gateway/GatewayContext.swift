@@ -13,6 +13,9 @@ struct Identity: Sendable, Equatable {
     var expiresAt: Date?
     /// The API key that authenticated the request, if one did.
     var apiKeyID: UUID?
+    /// The request already took its token from the tenant's run bucket (submission routes take it together with
+    /// the request bucket, in the same round trip).
+    var runAdmitted = false
 
     var isAdmin: Bool { role == "admin" }
 

@@ -75,26 +75,34 @@ struct AccessGuard: Sendable {
         try await redis.send(["SET", RedisArgument(keys.revokedToken(jti)), "1", "PX", RedisArgument(milliseconds)])
     }
 
-    /// One round trip per request: 401 when the token was logged out, 429 when the tenant's request bucket is empty.
-    func admitRequest(_ identity: Identity, logger: Logger) async throws {
+    /// One round trip per request: 401 when the token was logged out, 429 when the tenant's request bucket (and,
+    /// for a submission, its run bucket) is empty; 403 for a submission of a suspended tenant.
+    func admitRequest(_ identity: Identity, includingRun: Bool = false, logger: Logger) async throws {
         let policy = try await policies.policy(identity.tenantID, logger: logger)
-        guard policy != nil else { throw NetraError.unauthorized }  // the tenant is gone
+        guard let policy else { throw NetraError.unauthorized }  // the tenant is gone
+        var buckets = [(key: keys.rateLimit(identity.tenantID, "api"), limit: Self.limit(policy.requestsPerSecond, default: limits.requests))]
+        if includingRun {
+            try Self.refuseIfSuspended(policy)
+            buckets.append((keys.rateLimit(identity.tenantID, "runs"), Self.limit(policy.runsPerSecond, default: limits.runs)))
+        }
+        try await admit(buckets, denylistKey: identity.tokenID.map(keys.revokedToken), what: includingRun ? "requests or runs" : "requests", logger: logger)
+    }
+
+    /// 403 for a suspended tenant; otherwise takes a token from its run-submission bucket (429 when empty). A
+    /// request whose run token the middleware already took passes.
+    func admitRun(_ identity: Identity, logger: Logger) async throws {
+        guard !identity.runAdmitted else { return }
+        let policy = try await policies.policy(identity.tenantID, logger: logger)
+        guard let policy else { throw NetraError.unauthorized }
+        try Self.refuseIfSuspended(policy)
         try await admit(
-            [(keys.rateLimit(identity.tenantID, "api"), Self.limit(policy?.requestsPerSecond, default: limits.requests))],
-            denylistKey: identity.tokenID.map(keys.revokedToken), what: "requests", logger: logger
+            [(keys.rateLimit(identity.tenantID, "runs"), Self.limit(policy.runsPerSecond, default: limits.runs))], denylistKey: nil,
+            what: "run submissions", logger: logger
         )
     }
 
-    /// 403 for a suspended tenant; otherwise takes a token from its run-submission bucket (429 when empty).
-    func admitRun(_ identity: Identity, logger: Logger) async throws {
-        let policy = try await policies.policy(identity.tenantID, logger: logger)
-        if policy?.isSuspended ?? true {
-            throw NetraError(.tenantSuspended, .forbidden, "the tenant is suspended; no new runs are accepted")
-        }
-        try await admit(
-            [(keys.rateLimit(identity.tenantID, "runs"), Self.limit(policy?.runsPerSecond, default: limits.runs))], denylistKey: nil,
-            what: "run submissions", logger: logger
-        )
+    private static func refuseIfSuspended(_ policy: TenantPolicy) throws {
+        if policy.isSuspended { throw NetraError(.tenantSuspended, .forbidden, "the tenant is suspended; no new runs are accepted") }
     }
 
     private func admit(_ buckets: [(key: String, limit: RateLimiter.Limit)], denylistKey: String?, what: String, logger: Logger) async throws {

@@ -20,10 +20,15 @@ struct AuthMiddleware: RouterMiddleware {
         } else {
             identity = try await tokens.verify(credential)
         }
-        try await access.admitRequest(identity, logger: context.logger)
-        context.identity = identity
+        var admitted = identity
+        admitted.runAdmitted = request.method == .post && Self.submissionPaths.contains(request.uri.path)
+        try await access.admitRequest(admitted, includingRun: admitted.runAdmitted, logger: context.logger)
+        context.identity = admitted
         return try await next(request, context)
     }
+
+    /// Routes that submit a run: their request also takes the run token, in the same Redis round trip.
+    static let submissionPaths: Set<String> = ["/api/agent/runs", "/api/generation/start"]
 
     private func token(in request: Request) throws -> String {
         if let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") {
