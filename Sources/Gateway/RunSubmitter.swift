@@ -110,15 +110,8 @@ struct SubmissionBatching: Sendable {
 
     init(runs: RunStore, queue: RunQueue, logger: Logger) {
         inserts = Batcher(maxBatch: 256, maxConcurrentFlushes: 2) { batch in
-            do {
-                return try await runs.createSimple(batch, logger: logger).map { .success($0) }
-            } catch {
-                guard batch.count > 1 else { return [.failure(error)] }
-                var results: [Result<RunRecord, any Error>] = []
-                for new in batch {
-                    do { results += try await runs.createSimple([new], logger: logger).map { .success($0) } } catch { results.append(.failure(error)) }
-                }
-                return results
+            await Batcher.serveEachAloneOnFailure(batch, logger: logger, "Inserting a batch of runs failed") {
+                try await runs.createSimple($0, logger: logger).map { .success($0) }
             }
         }
         entries = Batcher(maxBatch: 512, maxConcurrentFlushes: 2) { batch in

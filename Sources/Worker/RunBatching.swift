@@ -12,39 +12,16 @@ struct RunBatching: Sendable {
 
     init(store: RunStore, redis: RedisClient, keys: RedisKeys, worker: String, lease: Duration, logger: Logger) {
         claims = Batcher(maxBatch: 128, maxConcurrentFlushes: 2) { entries in
-            await Self.eachAlone(entries, logger: logger, "Claiming a batch failed") {
+            await Batcher.serveEachAloneOnFailure(entries, logger: logger, "Claiming a batch failed") {
                 try await store.claim($0, worker: worker, lease: lease, logger: logger).map { .success($0) }
             }
         }
         commits = Batcher(maxBatch: 256, maxConcurrentFlushes: 3) { writes in
-            await Self.eachAlone(writes, logger: logger, "Committing a batch failed") { writes in
+            await Batcher.serveEachAloneOnFailure(writes, logger: logger, "Committing a batch failed") { writes in
                 let results = try await store.commit(writes, logger: logger)
                 await Self.publish(zip(writes, results).filter { (try? $0.1.get()) != nil }.map(\.0), redis: redis, keys: keys, logger: logger)
                 return results.map { $0.mapError { $0 as any Error } }
             }
-        }
-    }
-
-    /// Serves `items` with `serve`; if the batch fails, serves each item alone so that one bad item (or a deadlock
-    /// victim) fails only itself.
-    private static func eachAlone<Item, Output>(
-        _ items: [Item], logger: Logger, _ message: Logger.Message,
-        _ serve: ([Item]) async throws -> [Result<Output, any Error>]
-    ) async -> [Result<Output, any Error>] {
-        do {
-            return try await serve(items)
-        } catch {
-            guard items.count > 1 else { return [.failure(error)] }
-            logger.warning(message, metadata: [LogKey.error: "\(error)", "batch.size": "\(items.count)"])
-            var results: [Result<Output, any Error>] = []
-            for item in items {
-                do {
-                    results += try await serve([item])
-                } catch {
-                    results.append(.failure(error))
-                }
-            }
-            return results
         }
     }
 

@@ -47,13 +47,8 @@ struct AdminMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: GatewayContext, next: (Request, GatewayContext) async throws -> Response) async throws -> Response {
         guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer "),
-            constantTimeEquals(Array(header.utf8.dropFirst(7)), Array(adminToken.utf8))
+            APIKeys.constantTimeEquals(Array(header.utf8.dropFirst(7)), Array(adminToken.utf8))
         else { throw NetraError.unauthorized }
         return try await next(request, context)
-    }
-
-    private func constantTimeEquals(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
-        guard lhs.count == rhs.count else { return false }
-        return zip(lhs, rhs).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
     }
 }

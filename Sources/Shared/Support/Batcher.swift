@@ -1,3 +1,4 @@
+import Logging
 import Synchronization
 
 /// Combines requests that arrive while earlier ones are being served into batches served by one call each: group
@@ -90,6 +91,30 @@ public final class Batcher<Item: Sendable, Output: Sendable>: Sendable {
             }
             guard let next else { return }
             batch = next
+        }
+    }
+}
+
+extension Batcher {
+    /// Serves `items` with `serve`; if the whole batch fails, serves each item alone, so that one bad item (or a
+    /// deadlock victim) fails only itself. For use inside a `Flush`.
+    public static func serveEachAloneOnFailure(
+        _ items: [Item], logger: Logger, _ message: Logger.Message, _ serve: ([Item]) async throws -> [Result<Output, any Error>]
+    ) async -> [Result<Output, any Error>] {
+        do {
+            return try await serve(items)
+        } catch {
+            guard items.count > 1 else { return [.failure(error)] }
+            logger.warning(message, metadata: [LogKey.error: "\(error)", "batch.size": "\(items.count)"])
+            var results: [Result<Output, any Error>] = []
+            for item in items {
+                do {
+                    results += try await serve([item])
+                } catch {
+                    results.append(.failure(error))
+                }
+            }
+            return results
         }
     }
 }
