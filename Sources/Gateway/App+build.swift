@@ -24,11 +24,12 @@ struct GatewayDependencies: Sendable {
     var threads: ThreadStore { ThreadStore(client: postgres) }
     var identities: IdentityStore { IdentityStore(client: postgres) }
     var submitter: RunSubmitter {
-        RunSubmitter(runs: runs, threads: threads, redis: redis, keys: config.service.keys, batching: submissions, access: access)
+        RunSubmitter(runs: runs, threads: threads, redis: redis, admission: admission, batching: submissions, access: access)
     }
     var apiKeys: APIKeys { APIKeys(identities: identities) }
     var relay: EventRelay { EventRelay(subscriber: subscriber, runs: runs, keys: config.service.keys) }
-    var control: RunControl { RunControl(runs: runs, redis: redis, keys: config.service.keys) }
+    var control: RunControl { RunControl(runs: runs, redis: redis, admission: admission) }
+    var admission: Admission { Admission(redis: redis, config: config.service) }
 
     init(config: GatewayConfiguration, logger: Logger) async {
         self.config = config
@@ -40,7 +41,8 @@ struct GatewayDependencies: Sendable {
         self.policies = TenantPolicies(identities: IdentityStore(client: postgres))
         self.access = AccessGuard(redis: redis, keys: config.service.keys, limits: config.rateLimits, policies: policies)
         self.submissions = SubmissionBatching(
-            runs: RunStore(client: postgres), queue: RunQueue(store: RunStore(client: postgres), redis: redis, keys: config.service.keys),
+            runs: RunStore(client: postgres),
+            queue: RunQueue(store: RunStore(client: postgres), admission: Admission(redis: redis, config: config.service)),
             logger: logger
         )
     }
@@ -95,7 +97,7 @@ func buildRouter(_ dependencies: GatewayDependencies) -> Router<GatewayContext> 
     let auth = AuthController(identities: dependencies.identities, tokens: dependencies.tokens, access: dependencies.access)
     auth.addPublicRoutes(to: api.group("auth"))
     AdminController(identities: dependencies.identities, bcryptCost: dependencies.config.bcryptCost, policies: dependencies.policies,
-                    limits: dependencies.config.rateLimits)
+                    limits: dependencies.config.rateLimits, admission: dependencies.admission)
         .addRoutes(to: api.group("admin").add(middleware: AdminMiddleware(adminToken: dependencies.config.adminToken)))
 
     let protected = api.group().add(middleware: AuthMiddleware(tokens: dependencies.tokens, apiKeys: dependencies.apiKeys, access: dependencies.access))

@@ -7,7 +7,8 @@ import Shared
 struct RunControl: Sendable {
     let runs: RunStore
     let redis: RedisClient
-    let keys: RedisKeys
+    let admission: Admission
+    var keys: RedisKeys { admission.keys }
 
     /// The answer to a cancellation request.
     struct CancelResult: Encodable {
@@ -41,7 +42,7 @@ struct RunControl: Sendable {
         }
     }
 
-    var queue: RunQueue { RunQueue(store: runs, redis: redis, keys: keys) }
+    var queue: RunQueue { RunQueue(store: runs, admission: admission) }
 
     /// Queues a dead or failed run again; it resumes after its last finished stage.
     func retry(_ run: RunID, identity: Identity, logger: Logger) async throws -> RunStreamEntry {

@@ -8,7 +8,8 @@ struct RunSubmitter: Sendable {
     let runs: RunStore
     let threads: ThreadStore
     let redis: RedisClient
-    let keys: RedisKeys
+    let admission: Admission
+    var keys: RedisKeys { admission.keys }
     /// Group commit of concurrent submissions: runs without a thread or idempotency key share one INSERT, and
     /// entries share one XADD pipeline.
     let batching: SubmissionBatching
@@ -23,12 +24,15 @@ struct RunSubmitter: Sendable {
         var parameters: RunParameters?
         /// What happens when the thread already has an active run (default `enqueue`).
         var multitaskStrategy: MultitaskStrategy?
+        /// Where the run stands in the queue (default `normal`).
+        var priority: RunPriority?
 
         enum CodingKeys: String, CodingKey {
             case message
             case threadID = "thread_id"
             case pipeline, parameters
             case multitaskStrategy = "multitask_strategy"
+            case priority
         }
     }
 
@@ -39,7 +43,7 @@ struct RunSubmitter: Sendable {
         try await create(request, identity: identity, idempotencyKey: nil, logger: logger).run
     }
 
-    var control: RunControl { RunControl(runs: runs, redis: redis, keys: keys) }
+    var control: RunControl { RunControl(runs: runs, redis: redis, admission: admission) }
 
     /// Validates the request and inserts the queued run, or returns the run created earlier with the same
     /// idempotency key (`created == false`; do not enqueue it again).
@@ -81,6 +85,7 @@ struct RunSubmitter: Sendable {
         )
         // After interrupting, the new run waits for the cancelled ones to stop, like `enqueue`.
         new.multitask = strategy == .reject ? .reject : .enqueue
+        new.priority = request.priority ?? .normal
         do {
             if new.threadID == nil && new.idempotencyKey == nil { return (try await batching.inserts.submit(new), true, false) }
             return try await runs.createOrReplay(new, logger: logger)
@@ -89,13 +94,14 @@ struct RunSubmitter: Sendable {
         }
     }
 
-    /// Hands the run to the workers (XADD).
+    /// Hands the run to the workers: into its priority's stream, or its tenant's backlog when the tenant is at its
+    /// in-flight limit.
     ///
     /// The run is already durable in PostgreSQL (a transactional outbox): if Redis does not take the entry, the
     /// scheduler's reconciler enqueues it later, so the request still succeeds.
     func enqueue(_ run: RunRecord, logger: Logger) async {
         do {
-            try await batching.entries.submit(RunStreamEntry(runID: run.id, tenantID: run.tenantID, attempt: run.attempt))
+            try await batching.entries.submit(RunStreamEntry(run))
         } catch {
             logger.warning("Enqueue failed; the reconciler will enqueue the run", metadata: [LogKey.runID: "\(run.id)", LogKey.error: "\(error)"])
         }
@@ -114,6 +120,7 @@ struct SubmissionBatching: Sendable {
                 try await runs.createSimple($0, logger: logger).map { .success($0) }
             }
         }
+        // Admission is one script call per run, pipelined.
         entries = Batcher(maxBatch: 512, maxConcurrentFlushes: 2) { batch in
             do {
                 try await queue.enqueue(batch)

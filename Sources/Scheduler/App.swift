@@ -42,12 +42,13 @@ func buildScheduler(_ config: SchedulerConfiguration, logger: Logger) -> some Ap
     )
     let store = RunStore(client: postgres)
     let keys = config.service.keys
+    let admission = Admission(redis: redis, config: config.service)
     let duties = SchedulerDuties(
         election: election,
         reaper: Reaper(
-            redis: redis, store: store, keys: keys, consumer: "reaper", minIdle: config.leaseDuration, maxDeliveries: config.maxDeliveries
+            redis: redis, store: store, admission: admission, consumer: "reaper", minIdle: config.leaseDuration, maxDeliveries: config.maxDeliveries
         ),
-        reconciler: Reconciler(redis: redis, store: store, keys: keys, age: config.reconcileAfter),
+        reconciler: Reconciler(store: store, identities: IdentityStore(client: postgres), admission: admission, age: config.reconcileAfter),
         delayed: DelayedQueue(redis: redis, keys: keys),
         interval: config.sweepInterval,
         reconcileInterval: config.reconcileInterval,

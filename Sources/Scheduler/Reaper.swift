@@ -10,7 +10,8 @@ import Shared
 struct Reaper: Sendable {
     let redis: RedisClient
     let store: RunStore
-    let keys: RedisKeys
+    let admission: Admission
+    var keys: RedisKeys { admission.keys }
     /// The reaper's consumer name in the group.
     let consumer: String
     /// Entries idle longer than this are candidates; equal to the workers' lease.
@@ -57,7 +58,12 @@ struct Reaper: Sendable {
             let state = try await store.recoveryState(run.runID, tenant: run.tenantID, logger: logger),
             !state.status.isFinal
         else {
-            try await redis.ack(keys.workerGroup, stream: entry.stream, ids: [entry.id])
+            // Its worker committed the end but stopped before releasing the tenant's slot (or it is a duplicate).
+            if let run = RunStreamEntry(entry) {
+                try await admission.release(run, group: keys.workerGroup)
+            } else {
+                try await redis.ack(keys.workerGroup, stream: entry.stream, ids: [entry.id])
+            }
             report.acknowledged += 1
             return
         }
@@ -76,9 +82,9 @@ struct Reaper: Sendable {
                         keys.deadLetterStream,
                         fields: ["run": run.runID.description, "tenant": run.tenantID.description, "deliveries": String(state.deliveries)]
                     ),
-                    ["XACK", RedisArgument(entry.stream), RedisArgument(keys.workerGroup), RedisArgument(entry.id)],
                 ]
             )
+            try await admission.release(run, group: keys.workerGroup)
             logger.warning("Run is dead after repeated deliveries", metadata: ["deliveries": "\(state.deliveries)"])
             report.dead += 1
             return
@@ -100,26 +106,45 @@ struct Reaper: Sendable {
 
 /// Re-enqueues runs that are queued in PostgreSQL but were never (or no longer are) in the stream: the gateway died
 /// between its insert and its XADD, or Redis lost data.
+///
+/// It also repairs the tenants' admission state from PostgreSQL: in-flight limits are copied into Redis, and a slot
+/// held by a run that has ended (its worker died between committing and releasing) is released.
 struct Reconciler: Sendable {
-    let redis: RedisClient
     let store: RunStore
-    let keys: RedisKeys
+    let identities: IdentityStore
+    let admission: Admission
     /// How long a run may wait queued before it is handed to Redis again.
     let age: Duration
 
     @discardableResult
     func sweep(logger: Logger) async throws -> Int {
+        try await admission.setLimits(try await identities.inFlightLimits(logger: logger))
+        try await repairSlots(logger: logger)
         // Runs waiting behind a thread's run that ended without releasing them.
-        let queue = RunQueue(store: store, redis: redis, keys: keys)
+        let queue = RunQueue(store: store, admission: admission)
         let released = try await store.releaseWaiting(logger: logger)
         try await queue.enqueue(released)
         var total = released.count
         while true {
+            // A run waiting in its tenant's backlog stays there; one holding a slot gets a fresh stream entry.
             let entries = try await store.takeStaleQueued(olderThan: age, limit: 500, logger: logger)
             guard !entries.isEmpty else { return total }
-            try await queue.enqueue(entries)
+            try await queue.enqueue(entries, mode: .reconcile)
             logger.info("Re-enqueued queued runs missing from the stream", metadata: ["count": "\(entries.count)"])
             total += entries.count
+        }
+    }
+
+    /// Releases slots held by runs that have ended or no longer exist, and promotes into any room there is.
+    private func repairSlots(logger: Logger) async throws {
+        for load in try await admission.load() {
+            let admitted = try await admission.admittedRuns(load.tenant)
+            let ended = try await store.endedOrMissing(admitted, tenant: load.tenant, logger: logger)
+            if !ended.isEmpty {
+                logger.warning("Releasing slots of ended runs", metadata: [LogKey.tenantID: "\(load.tenant)", "count": "\(ended.count)"])
+                try await admission.release(ended.map { (load.tenant, $0) })
+            }
+            if load.waiting > 0 { try await admission.promote(load.tenant) }
         }
     }
 }

@@ -8,7 +8,10 @@ import Synchronization
 struct PipelineRunner: Sendable {
     /// What to do with the stream entry afterwards.
     enum Disposition: Equatable {
-        /// The run's final state is committed (or another attempt already finished it): XACK.
+        /// This delivery committed the run's final state: XACK and give the tenant's slot to its next waiting run.
+        case release
+        /// A retry is scheduled (the run keeps its slot) or the delivery was a duplicate: XACK only. Should a
+        /// duplicate meet a run whose owner died before releasing its slot, the reconciler repairs the slot.
         case acknowledge
         /// The run is unfinished and this worker cannot finish it: leave the entry pending for recovery.
         case leavePending
@@ -16,7 +19,8 @@ struct PipelineRunner: Sendable {
 
     let store: RunStore
     let redis: RedisClient
-    let keys: RedisKeys
+    let admission: Admission
+    var keys: RedisKeys { admission.keys }
     let workerID: String
     let heartbeatInterval: Duration
     let leaseDuration: Duration
@@ -44,8 +48,9 @@ struct PipelineRunner: Sendable {
             logger[metadataKey: LogKey.attempt] = "\(run.attempt)"
             logger.debug("Claimed run")
             let runLogger = logger
+            let ended: Bool
             do {
-                try await withLease(on: run, entry: entry, logger: runLogger) {
+                ended = try await withLease(on: run, entry: entry, logger: runLogger) {
                     try await execute(run, logger: runLogger)
                 }
             } catch is CancelRequested {
@@ -58,6 +63,7 @@ struct PipelineRunner: Sendable {
                     RunWrite(runID: run.id, tenantID: run.tenantID, attempt: run.attempt, events: [completed], outcome: .cancelled)
                 )
                 logger.debug("Run cancelled")
+                ended = true
             } catch is CancellationError {
                 // Shutting down before the run finished: give the lease back so another worker resumes it at once.
                 await release(run, logger: logger)
@@ -69,8 +75,9 @@ struct PipelineRunner: Sendable {
                 await release(run, logger: logger)
                 throw error
             }
-            if let thread = run.threadID { await RunQueue(store: store, redis: redis, keys: keys).releaseWaiting(on: thread, logger: logger) }
-            return .acknowledge
+            guard ended else { return .acknowledge }
+            if let thread = run.threadID { await RunQueue(store: store, admission: admission).releaseWaiting(on: thread, logger: logger) }
+            return .release
         } catch let error as LeaseLost {
             logger.warning("Lost the run's lease; leaving it to its new owner", metadata: [LogKey.error: "\(error)"])
             return .leavePending
@@ -92,10 +99,12 @@ struct PipelineRunner: Sendable {
     /// so the reaper leaves a live run alone. Throws `LeaseLost` if another attempt took the run, and
     /// `CancelRequested` when a client cancels it (through the control channel or the flag the renewal reads);
     /// either cancels `body`.
-    private func withLease(on run: ClaimedRun, entry: RunStreamEntry, logger: Logger, _ body: @escaping @Sendable () async throws -> Void) async throws {
+    private func withLease<Result: Sendable>(
+        on run: ClaimedRun, entry: RunStreamEntry, logger: Logger, _ body: @escaping @Sendable () async throws -> Result
+    ) async throws -> Result {
         let cancellation = registry.watch(run.id)
         defer { registry.remove(run.id) }
-        try await withThrowingTaskGroup(of: Void.self) { group in
+        return try await withThrowingTaskGroup(of: Result?.self) { group in
             group.addTask { try await body() }
             group.addTask {
                 for await _ in cancellation { throw CancelRequested() }
@@ -107,8 +116,11 @@ struct PipelineRunner: Sendable {
                     try await heartbeat(run, entry: entry, logger: logger)
                 }
             }
-            try await group.next()
+            // Only the body returns; the watchers end by throwing.
+            let result = try await group.next()
             group.cancelAll()
+            guard let result = result ?? nil else { throw CancellationError() }
+            return result
         }
     }
 
@@ -134,7 +146,8 @@ struct PipelineRunner: Sendable {
     }
 
 
-    private func execute(_ run: ClaimedRun, logger: Logger) async throws {
+    /// - Returns: `true` when the run ended (its final state is committed), `false` when a retry is scheduled.
+    private func execute(_ run: ClaimedRun, logger: Logger) async throws -> Bool {
         let events = EventSequencer(run: run)
         let input: RunInput
         let pipeline: [any AgentStage]
@@ -146,7 +159,7 @@ struct PipelineRunner: Sendable {
             pipeline = stages
         } catch {
             try await fail(run, events: events, code: "invalid_run", message: "\(error)", logger: logger)
-            return
+            return true
         }
 
         let names = pipeline.map(\.name)
@@ -195,12 +208,13 @@ struct PipelineRunner: Sendable {
                 let maxRetries = PipelineKind(rawValue: run.pipeline)?.maxRetries ?? 0
                 if retryable && run.retries < maxRetries {
                     try await scheduleRetry(run, events: events, stage: stage.name, error: "\(error)", logger: stageLogger)
+                    return false
                 } else {
                     stageLogger.warning("Stage failed", metadata: [LogKey.error: "\(error)"])
                     let suffix = retryable ? " (after \(run.retries) retries)" : ""
                     try await fail(run, events: events, code: "stage_failed", message: "\(stage.name): \(error)\(suffix)", logger: stageLogger)
+                    return true
                 }
-                return
             }
             let finishedAt = Date()
             var completed = SubAgentUpdate(stageIndex: index, stageCount: pipeline.count, status: "completed")
@@ -223,6 +237,7 @@ struct PipelineRunner: Sendable {
             logger: logger
         )
         logger.debug("Run succeeded")
+        return true
     }
 
     /// Puts the run back in the queue after a backoff: committed as `queued` with `not_before`, then scheduled in the
@@ -243,6 +258,7 @@ struct PipelineRunner: Sendable {
             logger: logger
         )
         do {
+            // The run keeps its tenant slot while it waits: the retry enters the recovery stream, not the backlog.
             try await delayed.schedule(RunStreamEntry(runID: run.id, tenantID: run.tenantID, attempt: run.attempt), at: due)
         } catch {
             logger.warning("Scheduling the retry failed; the reconciler will enqueue it when due", metadata: [LogKey.error: "\(error)"])

@@ -24,6 +24,7 @@ struct RunConsumer: Service {
         var slotFreedIterator = slotFreed.makeAsyncIterator()
         var started = 0
         var failures = 0
+        var fill = StreamFill(keys: keys, group: keys.workerGroup, consumer: config.consumerName)
 
         await withDiscardingTaskGroup { group in
             while !Task.isShuttingDownGracefully && !Task.isCancelled {
@@ -34,25 +35,21 @@ struct RunConsumer: Service {
                 }
                 var entries: [StreamEntry]
                 do {
-                    // Recovered runs first, then new runs for the slots left, both without blocking. Only when both
-                    // are empty does the reader block, on both streams at once, so that a recovered run or a due retry
-                    // wakes it as a new run does. XREADGROUP's COUNT applies per stream: the blocking read asks each
-                    // for half the free slots so the two together never overfill them (with one slot free it blocks
-                    // on new runs only, briefly, and a recovered run waits at most that long).
-                    entries = try await reader.readGroup(
-                        keys.workerGroup, consumer: config.consumerName, streams: [keys.recoveryStream], count: free, block: nil
-                    )
-                    if entries.count < free {
-                        entries += try await reader.readGroup(
-                            keys.workerGroup, consumer: config.consumerName, streams: [keys.runStream], count: free - entries.count, block: nil
-                        )
-                    }
+                    // One script reads the streams in order until the free slots are filled, without blocking. Only
+                    // when all are empty does the reader block, on all of them at once, so that a recovered run, a due
+                    // retry or a run of any priority wakes it. XREADGROUP's COUNT applies per stream: the blocking
+                    // read asks each for a share of the free slots so that together they never overfill them (with
+                    // fewer slots free than streams it blocks on the normal stream only, briefly, and the others wait
+                    // at most that long).
+                    entries = try await fill.next(free: free, reader: reader)
                     if entries.isEmpty {
+                        let streams = keys.workStreams
+                        let wide = free >= streams.count
                         entries = try await reader.readGroup(
                             keys.workerGroup, consumer: config.consumerName,
-                            streams: free >= 2 ? [keys.recoveryStream, keys.runStream] : [keys.runStream],
-                            count: max(free / 2, 1),
-                            block: free >= 2 ? config.readBlock : min(config.readBlock, .milliseconds(200))
+                            streams: wide ? streams : [keys.runStream],
+                            count: max(free / streams.count, 1),
+                            block: wide ? config.readBlock : min(config.readBlock, .milliseconds(200))
                         )
                     }
                     failures = 0
@@ -70,12 +67,15 @@ struct RunConsumer: Service {
                     started += 1
                     group.addTask {
                         let disposition = await runner.execute(runEntry, logger: logger)
-                        if disposition == .acknowledge {
-                            do {
-                                try await runner.redis.ack(keys.workerGroup, stream: entry.stream, ids: [entry.id])
-                            } catch {
-                                logger.warning("XACK failed; the entry stays pending", metadata: [LogKey.error: "\(error)"])
+                        do {
+                            switch disposition {
+                            case .release: try await runner.admission.release(runEntry, group: keys.workerGroup)
+                            case .acknowledge: try await runner.redis.ack(keys.workerGroup, stream: entry.stream, ids: [entry.id])
+                            case .leavePending: break
                             }
+                        } catch {
+                            // The reaper finds the entry pending, sees the run final, and releases it.
+                            logger.warning("XACK failed; the entry stays pending", metadata: [LogKey.error: "\(error)"])
                         }
                         finished.value.add(1, ordering: .releasing)
                         slotFreedContinuation.yield()
@@ -101,6 +101,61 @@ struct RunConsumer: Service {
             logger.warning("Reading the run stream failed; backing off", metadata: [LogKey.error: "\(error)"])
         }
         try? await Task.sleep(for: min(.milliseconds(100) * (1 << min(failures, 5)), .seconds(2)))
+    }
+}
+
+/// The order in which a worker takes waiting runs: recovered runs first, then by priority, except that every
+/// `normalFirstEvery`-th fill lets normal runs go before high ones and every `lowFirstEvery`-th lets low runs go first.
+/// Under sustained high-priority load normal runs still get at least a quarter of the fills and low ones an eighth,
+/// so neither starves; with no high load the order is strict.
+struct StreamFill {
+    static let normalFirstEvery = 4
+    static let lowFirstEvery = 8
+
+    let keys: RedisKeys
+    let group: String
+    let consumer: String
+    private var fills = 0
+
+    init(keys: RedisKeys, group: String, consumer: String) {
+        self.keys = keys
+        self.group = group
+        self.consumer = consumer
+    }
+
+    /// The streams of the next fill, in the order it reads them.
+    mutating func nextOrder() -> [String] {
+        fills += 1
+        let (high, normal, low) = (keys.runStream(.high), keys.runStream(.normal), keys.runStream(.low))
+        if fills % Self.lowFirstEvery == 0 { return [keys.recoveryStream, low, high, normal] }
+        if fills % Self.normalFirstEvery == 0 { return [keys.recoveryStream, normal, high, low] }
+        return [keys.recoveryStream, high, normal, low]
+    }
+
+    /// KEYS: streams in order; ARGV: group, consumer, count. Reads each stream in turn until `count` entries are read;
+    /// the reply has XREADGROUP's shape.
+    static let script = RedisScript(
+        """
+        local wanted = tonumber(ARGV[3])
+        local out = {}
+        for _, stream in ipairs(KEYS) do
+          if wanted <= 0 then break end
+          local reply = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', wanted, 'STREAMS', stream, '>')
+          if reply then
+            wanted = wanted - #reply[1][2]
+            table.insert(out, reply[1])
+          end
+        end
+        return out
+        """
+    )
+
+    /// Reads up to `free` entries across the streams in this fill's order, in one round trip.
+    mutating func next(free: Int, reader: RedisClient) async throws -> [StreamEntry] {
+        let reply = try await Self.script.run(
+            on: reader, keys: nextOrder(), arguments: [RedisArgument(group), RedisArgument(consumer), RedisArgument(free)]
+        )
+        return try RedisClient.parseReadReply(reply)
     }
 }
 

@@ -14,7 +14,7 @@ func buildWorkerServices(_ config: WorkerConfiguration, logger: Logger) -> [Serv
     let runner = PipelineRunner(
         store: RunStore(client: postgres),
         redis: redis,
-        keys: config.service.keys,
+        admission: Admission(redis: redis, config: config.service),
         workerID: config.consumerName,
         heartbeatInterval: config.heartbeatInterval,
         leaseDuration: config.leaseDuration,

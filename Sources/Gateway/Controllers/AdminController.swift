@@ -12,15 +12,19 @@ struct AdminController: Sendable {
     let policies: TenantPolicies
     /// The configured defaults the overrides replace.
     let limits: RateLimits
+    /// Where in-flight limits take effect; its `defaultLimit` is the configured default.
+    let admission: Admission
 
     /// A tenant's policy as the admin API shows it.
     struct TenantBody: Encodable {
         struct Limits: Encodable {
             let runsPerSecond: Int?
             let requestsPerSecond: Int?
+            let maxInFlight: Int?
             enum CodingKeys: String, CodingKey {
                 case runsPerSecond = "runs_per_second"
                 case requestsPerSecond = "requests_per_second"
+                case maxInFlight = "max_in_flight"
             }
 
             /// `null` stays in the output: it means "the default".
@@ -28,6 +32,7 @@ struct AdminController: Sendable {
                 var container = encoder.container(keyedBy: CodingKeys.self)
                 try container.encode(runsPerSecond, forKey: .runsPerSecond)
                 try container.encode(requestsPerSecond, forKey: .requestsPerSecond)
+                try container.encode(maxInFlight, forKey: .maxInFlight)
             }
         }
 
@@ -96,6 +101,14 @@ struct AdminController: Sendable {
             let change = try Self.change(try await request.decodeJSON(JSONValue.self, context: context))
             let policy = try await identities.update(tenant, change, logger: context.logger)
             policies.invalidate(tenant)
+            if let policy, change.maxInFlight != nil {
+                do {
+                    try await admission.setLimit(policy.maxInFlight, for: tenant)
+                } catch {
+                    // PostgreSQL holds the limit; the scheduler's reconciler copies it into Redis.
+                    context.logger.warning("Applying the in-flight limit failed; the reconciler will", metadata: [LogKey.error: "\(error)"])
+                }
+            }
             return try jsonResponse(try body(policy))
         }
         group.post("/tenants/{tenant_id}/suspend") { _, context in
@@ -126,17 +139,18 @@ struct AdminController: Sendable {
             tenantID: policy.id, name: policy.name, createdAt: policy.createdAt, suspended: policy.isSuspended, suspendedAt: policy.suspendedAt,
             limits: .init(
                 runsPerSecond: policy.runsPerSecond ?? Int(limits.runs.perSecond),
-                requestsPerSecond: policy.requestsPerSecond ?? Int(limits.requests.perSecond)
+                requestsPerSecond: policy.requestsPerSecond ?? Int(limits.requests.perSecond),
+                maxInFlight: policy.maxInFlight ?? admission.defaultLimit
             ),
-            overrides: .init(runsPerSecond: policy.runsPerSecond, requestsPerSecond: policy.requestsPerSecond)
+            overrides: .init(runsPerSecond: policy.runsPerSecond, requestsPerSecond: policy.requestsPerSecond, maxInFlight: policy.maxInFlight)
         )
     }
 
-    /// `{"runs_per_second": 5, "requests_per_second": null}`: a number sets an override (1 to 1,000,000), `null`
-    /// resets it to the default, a missing key leaves it.
+    /// `{"runs_per_second": 5, "requests_per_second": null, "max_in_flight": 20}`: a number sets an override (1 to
+    /// 1,000,000), `null` resets it to the default, a missing key leaves it.
     static func change(_ body: JSONValue) throws -> TenantPolicyChange {
         guard case .object(let fields) = body else { throw NetraError.invalid("the body must be a JSON object") }
-        let known = ["runs_per_second", "requests_per_second"]
+        let known = ["runs_per_second", "requests_per_second", "max_in_flight"]
         if let unknown = fields.keys.first(where: { !known.contains($0) }) {
             throw NetraError.invalid("unknown field \(unknown); known: \(known.joined(separator: ", "))")
         }
@@ -148,7 +162,9 @@ struct AdminController: Sendable {
             default: throw NetraError.invalid("\(name) must be a whole number from 1 to 1000000, or null")
             }
         }
-        return TenantPolicyChange(runsPerSecond: try value("runs_per_second"), requestsPerSecond: try value("requests_per_second"))
+        return TenantPolicyChange(
+            runsPerSecond: try value("runs_per_second"), requestsPerSecond: try value("requests_per_second"), maxInFlight: try value("max_in_flight")
+        )
     }
 }
 

@@ -5,12 +5,14 @@ import PostgresNIO
 ///
 /// - Configuration keys: `redis.url` (default `redis://127.0.0.1:6379`), `redis.prefix` (default `netra`),
 ///   `database.url` (default `postgres://netra:netra@127.0.0.1:5432/netra`), `database.pool.size`
-///   (default 20), `log.level` (default `info`).
+///   (default 20), `log.level` (default `info`), `tenant.max.in.flight` (runs a tenant may have admitted at once
+///   unless the admin API sets its own limit, default 100).
 public struct ServiceConfiguration: Sendable {
     public var redis: RedisEndpoint
     public var keys: RedisKeys
     public var postgres: PostgresClient.Configuration
     public var logLevel: Logger.Level
+    public var tenantMaxInFlight = 100
 
     public init(redis: RedisEndpoint, keys: RedisKeys, postgres: PostgresClient.Configuration, logLevel: Logger.Level) {
         self.redis = redis
@@ -34,6 +36,14 @@ public struct ServiceConfiguration: Sendable {
         )
         postgres.options.maximumConnections = try settings.int(.databasePoolSize, default: 20, in: 1...500)
         self.init(redis: redis, keys: RedisKeys(prefix: prefix), postgres: postgres, logLevel: try settings.logLevel())
+        tenantMaxInFlight = try settings.int(.tenantMaxInFlight, default: 100, in: 1...1_000_000)
+    }
+}
+
+extension Admission {
+    /// The admission of the deployment `config` describes, through `redis`.
+    public init(redis: RedisClient, config: ServiceConfiguration) {
+        self.init(redis: redis, keys: config.keys, defaultLimit: config.tenantMaxInFlight)
     }
 }
 

@@ -22,6 +22,7 @@ public struct SettingKey: Sendable, Hashable {
     public static let redisPrefix = SettingKey("redis.prefix")
     public static let databaseURL = SettingKey("database.url")
     public static let databasePoolSize = SettingKey("database.pool.size")
+    public static let tenantMaxInFlight = SettingKey("tenant.max.in.flight")
     public static let httpHost = SettingKey("http.host")
     public static let httpPort = SettingKey("http.port")
     public static let jwtSecret = SettingKey("jwt.secret")

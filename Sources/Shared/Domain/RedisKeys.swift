@@ -4,13 +4,34 @@ public struct RedisKeys: Sendable, Hashable {
 
     public init(prefix: String = "netra") { self.prefix = prefix }
 
-    /// The work stream the gateway XADDs to and workers read from.
+    /// The work stream of `normal` runs: admitted runs enter it (or their priority's stream) and workers read it.
     public var runStream: String { "\(prefix):runs" }
-    /// Runs recovered from crashed workers: workers read it before `runStream`, so a recovered run does not wait
+    /// The work stream of admitted runs of `priority`.
+    public func runStream(_ priority: RunPriority) -> String {
+        switch priority {
+        case .high: "\(prefix):runs:high"
+        case .normal: runStream
+        case .low: "\(prefix):runs:low"
+        }
+    }
+    /// The priority streams, highest first.
+    public var priorityStreams: [String] { RunPriority.allCases.map(runStream) }
+    /// Runs recovered from crashed workers: workers read it before the others, so a recovered run does not wait
     /// behind the whole backlog.
     public var recoveryStream: String { "\(prefix):runs:recovered" }
-    /// The streams workers read, in priority order.
-    public var workStreams: [String] { [recoveryStream, runStream] }
+    /// Every stream workers read, recovery first, then by priority.
+    public var workStreams: [String] { [recoveryStream] + priorityStreams }
+    /// A tenant's admitted runs (in a work stream, running, or waiting for a retry): a set of run ids whose size is
+    /// held to the tenant's in-flight limit.
+    public func tenantActive(_ tenant: TenantID) -> String { "\(prefix):tenant:\(tenant):active" }
+    /// A tenant's runs waiting for a slot: a sorted set of `run|attempt|priority` scored by when they may go.
+    public func tenantBacklog(_ tenant: TenantID) -> String { "\(prefix):tenant:\(tenant):backlog" }
+    /// A counter that orders backlog entries admitted within the same millisecond.
+    public var backlogCounter: String { "\(prefix):tenants:backlog_counter" }
+    /// Per-tenant in-flight limits that override the configured default (a hash of tenant id → limit).
+    public var tenantLimits: String { "\(prefix):tenants:max_in_flight" }
+    /// Tenants with admitted or waiting runs (a set), for the reconciler and the queue statistics.
+    public var busyTenants: String { "\(prefix):tenants:busy" }
     /// The consumer group of the workers on `runStream`.
     public var workerGroup: String { "workers" }
     /// The pub/sub channel carrying one run's events.

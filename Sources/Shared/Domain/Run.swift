@@ -13,6 +13,29 @@ public enum RunStatus: String, Codable, Sendable, CaseIterable {
     }
 }
 
+/// Where a run stands in the queue. Workers take a waiting `high` run before any `normal` one and a `normal` before any
+/// `low` one, except for a bounded share that keeps lower levels moving (see `RunConsumer`). Stored as `runs.priority`
+/// (0, 1, 2).
+public enum RunPriority: String, Codable, Sendable, CaseIterable, Comparable {
+    case high, normal, low
+
+    /// The value stored in PostgreSQL and carried in stream entries; lower goes first.
+    public var rank: Int {
+        switch self {
+        case .high: 0
+        case .normal: 1
+        case .low: 2
+        }
+    }
+
+    public init?(rank: Int) {
+        guard let priority = Self.allCases.first(where: { $0.rank == rank }) else { return nil }
+        self = priority
+    }
+
+    public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rank < rhs.rank }
+}
+
 /// A run's row, as the API reports it.
 public struct RunRecord: Sendable, Equatable {
     public var id: RunID
@@ -23,6 +46,7 @@ public struct RunRecord: Sendable, Equatable {
     public var currentStage: String?
     public var stageCount: Int
     public var attempt: Int
+    public var priority: RunPriority = .normal
     public var createdAt: Date
     public var startedAt: Date?
     public var finishedAt: Date?
@@ -81,12 +105,15 @@ public struct RunStreamEntry: Sendable, Equatable {
     public var tenantID: TenantID
     /// The run's `attempt` when it was enqueued: the claim's fencing token.
     public var attempt: Int
+    /// Which work stream the run enters when it is admitted.
+    public var priority: RunPriority
 
-    public init(streamID: String = "", runID: RunID, tenantID: TenantID, attempt: Int) {
+    public init(streamID: String = "", runID: RunID, tenantID: TenantID, attempt: Int, priority: RunPriority = .normal) {
         self.streamID = streamID
         self.runID = runID
         self.tenantID = tenantID
         self.attempt = attempt
+        self.priority = priority
     }
 
     /// The entry's fields, for `XADD`.
@@ -94,12 +121,18 @@ public struct RunStreamEntry: Sendable, Equatable {
         ["run": runID.description, "tenant": tenantID.description, "attempt": String(attempt)]
     }
 
+    /// The entry of `run`, at its current attempt and priority.
+    public init(_ run: RunRecord) {
+        self.init(runID: run.id, tenantID: run.tenantID, attempt: run.attempt, priority: run.priority)
+    }
+
     /// Parses an entry read from the stream; `nil` when a field is missing or malformed.
     public init?(_ entry: StreamEntry) {
         guard let run = entry.fields["run"].flatMap(RunID.init), let tenant = entry.fields["tenant"].flatMap(TenantID.init),
             let attempt = entry.fields["attempt"].flatMap({ Int($0) })
         else { return nil }
-        self.init(streamID: entry.id, runID: run, tenantID: tenant, attempt: attempt)
+        let priority = entry.fields["priority"].flatMap { Int($0) }.flatMap(RunPriority.init(rank:)) ?? .normal
+        self.init(streamID: entry.id, runID: run, tenantID: tenant, attempt: attempt, priority: priority)
         self.stream = entry.stream
     }
 }

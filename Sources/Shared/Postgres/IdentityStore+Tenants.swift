@@ -9,6 +9,8 @@ public struct TenantPolicy: Sendable, Equatable {
     public let createdAt: Date
     public var runsPerSecond: Int?
     public var requestsPerSecond: Int?
+    /// Runs the tenant may have admitted at once.
+    public var maxInFlight: Int?
     public var suspendedAt: Date?
 
     public var isSuspended: Bool { suspendedAt != nil }
@@ -18,10 +20,12 @@ public struct TenantPolicy: Sendable, Equatable {
 public struct TenantPolicyChange: Sendable {
     public var runsPerSecond: Int??
     public var requestsPerSecond: Int??
+    public var maxInFlight: Int??
 
-    public init(runsPerSecond: Int?? = nil, requestsPerSecond: Int?? = nil) {
+    public init(runsPerSecond: Int?? = nil, requestsPerSecond: Int?? = nil, maxInFlight: Int?? = nil) {
         self.runsPerSecond = runsPerSecond
         self.requestsPerSecond = requestsPerSecond
+        self.maxInFlight = maxInFlight
     }
 }
 
@@ -29,15 +33,27 @@ extension IdentityStore {
     /// The tenant's policy; `nil` for an unknown tenant.
     public func policy(_ tenant: TenantID, logger: Logger) async throws -> TenantPolicy? {
         let rows = try await client.query(
-            "SELECT id, name, created_at, runs_per_second, requests_per_second, suspended_at FROM tenants WHERE id = \(tenant.uuid)",
+            """
+            SELECT id, name, created_at, runs_per_second, requests_per_second, max_in_flight, suspended_at
+            FROM tenants WHERE id = \(tenant.uuid)
+            """,
             logger: logger
         )
-        for try await (id, name, created, runs, requests, suspended) in rows.decode((UUID, String, Date, Int?, Int?, Date?).self) {
+        for try await (id, name, created, runs, requests, inFlight, suspended) in rows.decode((UUID, String, Date, Int?, Int?, Int?, Date?).self) {
             return TenantPolicy(
-                id: TenantID(uuid: id), name: name, createdAt: created, runsPerSecond: runs, requestsPerSecond: requests, suspendedAt: suspended
+                id: TenantID(uuid: id), name: name, createdAt: created, runsPerSecond: runs, requestsPerSecond: requests, maxInFlight: inFlight,
+                suspendedAt: suspended
             )
         }
         return nil
+    }
+
+    /// Every tenant's own in-flight limit, for tenants that have one.
+    public func inFlightLimits(logger: Logger) async throws -> [TenantID: Int] {
+        let rows = try await client.query("SELECT id, max_in_flight FROM tenants WHERE max_in_flight IS NOT NULL", logger: logger)
+        var limits: [TenantID: Int] = [:]
+        for try await (id, limit) in rows.decode((UUID, Int).self) { limits[TenantID(uuid: id)] = limit }
+        return limits
     }
 
     /// Applies `change`; returns the new policy, `nil` for an unknown tenant.
@@ -47,7 +63,8 @@ extension IdentityStore {
             UPDATE tenants SET
                 runs_per_second = CASE WHEN \(change.runsPerSecond != nil) THEN \(change.runsPerSecond ?? nil) ELSE runs_per_second END,
                 requests_per_second = CASE WHEN \(change.requestsPerSecond != nil) THEN \(change.requestsPerSecond ?? nil)
-                                           ELSE requests_per_second END
+                                           ELSE requests_per_second END,
+                max_in_flight = CASE WHEN \(change.maxInFlight != nil) THEN \(change.maxInFlight ?? nil) ELSE max_in_flight END
             WHERE id = \(tenant.uuid)
             """,
             logger: logger

@@ -28,6 +28,9 @@ public enum Migrations {
         Migration(
             version: 6, name: "tenant_policies", sql: String(decoding: PackageResources.V0006__tenant_policies_sql, as: UTF8.self)
         ),
+        Migration(
+            version: 7, name: "tenant_in_flight", sql: String(decoding: PackageResources.V0007__tenant_in_flight_sql, as: UTF8.self)
+        ),
     ]
 
     /// The advisory lock key (an arbitrary constant: "netra" in ASCII).

@@ -147,10 +147,11 @@ extension RunStore {
         let ids = runs.map { _ in UUID() }
         let rows = try await client.query(
             """
-            INSERT INTO runs (id, tenant_id, pipeline, input, status, stage_count)
-            SELECT n.id, n.tenant_id, n.pipeline, n.input::jsonb, 'queued', n.stage_count
+            INSERT INTO runs (id, tenant_id, pipeline, input, status, stage_count, priority)
+            SELECT n.id, n.tenant_id, n.pipeline, n.input::jsonb, 'queued', n.stage_count, n.priority
             FROM unnest(\(ids)::uuid[], \(runs.map(\.tenantID.uuid))::uuid[], \(runs.map(\.pipeline))::text[],
-                        \(runs.map(\.input))::text[], \(runs.map(\.stageCount))::integer[]) AS n(id, tenant_id, pipeline, input, stage_count)
+                        \(runs.map(\.input))::text[], \(runs.map(\.stageCount))::integer[], \(runs.map(\.priority.rank))::smallint[])
+                 AS n(id, tenant_id, pipeline, input, stage_count, priority)
             RETURNING \(unescaped: Self.runColumns)
             """,
             logger: logger

@@ -116,15 +116,11 @@ extension RunStore {
                 WHERE status = 'queued' AND enqueued_at < now() - make_interval(secs => \(seconds))
                   AND (not_before IS NULL OR not_before <= now())
                 ORDER BY enqueued_at LIMIT \(limit) FOR UPDATE SKIP LOCKED)
-            RETURNING id, tenant_id, attempt
+            RETURNING id, tenant_id, attempt, priority::integer
             """,
             logger: logger
         )
-        var entries: [RunStreamEntry] = []
-        for try await (id, tenant, attempt) in rows.decode((UUID, UUID, Int).self) {
-            entries.append(RunStreamEntry(runID: RunID(uuid: id), tenantID: TenantID(uuid: tenant), attempt: attempt))
-        }
-        return entries
+        return try await Self.entries(rows)
     }
 }
 
@@ -138,11 +134,31 @@ extension RunStore {
             UPDATE runs SET status = 'queued', attempt = attempt + 1, deliveries = 0, error = NULL, finished_at = NULL,
                 cancel_requested_at = NULL, lease_expires_at = NULL, enqueued_at = now(), updated_at = now()
             WHERE id = \(run.uuid) AND tenant_id = \(tenant.uuid) AND status IN ('dead', 'failed')
-            RETURNING attempt
+            RETURNING attempt, priority::integer
             """,
             logger: logger
         )
-        for try await attempt in rows.decode(Int.self) { return RunStreamEntry(runID: run, tenantID: tenant, attempt: attempt) }
+        for try await (attempt, priority) in rows.decode((Int, Int).self) {
+            return RunStreamEntry(runID: run, tenantID: tenant, attempt: attempt, priority: RunPriority(rank: priority) ?? .normal)
+        }
         return nil
+    }
+}
+
+extension RunStore {
+    /// Those of `runs` (of `tenant`) that have ended or do not exist: slots they hold are held by nothing.
+    public func endedOrMissing(_ runs: [RunID], tenant: TenantID, logger: Logger) async throws -> [RunID] {
+        guard !runs.isEmpty else { return [] }
+        let rows = try await client.query(
+            """
+            SELECT a.id FROM unnest(\(runs.map(\.uuid))::uuid[]) AS a(id)
+            WHERE NOT EXISTS (
+                SELECT 1 FROM runs r WHERE r.id = a.id AND r.tenant_id = \(tenant.uuid) AND r.status IN ('queued', 'running'))
+            """,
+            logger: logger
+        )
+        var ended: [RunID] = []
+        for try await id in rows.decode(UUID.self) { ended.append(RunID(uuid: id)) }
+        return ended
     }
 }

@@ -17,6 +17,7 @@ public struct NewRun: Sendable {
     public var idempotencyKey: String?
     /// What to do when the thread already has an active run.
     public var multitask: MultitaskStrategy = .enqueue
+    public var priority: RunPriority = .normal
 
     public init(
         tenantID: TenantID, threadID: ThreadID?, userID: UserID?, pipeline: String, input: String, stageCount: Int, message: String?,
@@ -56,7 +57,7 @@ public struct RunStore: Sendable {
 
     static let runColumns = """
         id, tenant_id, thread_id, pipeline, status, current_stage, stage_count, attempt,
-        created_at, started_at, finished_at, error::text, result::text
+        created_at, started_at, finished_at, error::text, result::text, priority::integer
         """
 
     /// Inserts a queued run (and the user's message, when the run belongs to a thread) in one transaction.
@@ -104,9 +105,10 @@ public struct RunStore: Sendable {
             }
             let rows = try await connection.query(
                 """
-                INSERT INTO runs (id, tenant_id, thread_id, pipeline, input, status, stage_count, idempotency_key, not_before)
+                INSERT INTO runs (id, tenant_id, thread_id, pipeline, input, status, stage_count, idempotency_key, not_before, priority)
                 VALUES (\(id.uuid), \(new.tenantID.uuid), \(new.threadID?.uuid), \(new.pipeline), \(new.input)::jsonb, 'queued',
-                        \(new.stageCount), \(new.idempotencyKey), CASE WHEN \(blocked) THEN 'infinity'::timestamptz END)
+                        \(new.stageCount), \(new.idempotencyKey), CASE WHEN \(blocked) THEN 'infinity'::timestamptz END,
+                        \(new.priority.rank))
                 ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
                 RETURNING \(unescaped: Self.runColumns)
                 """,
@@ -175,15 +177,11 @@ public struct RunStore: Sendable {
                           SELECT 1 FROM runs a WHERE a.thread_id = b.thread_id AND a.status IN ('queued', 'running')
                             AND a.not_before IS DISTINCT FROM 'infinity')
                     ORDER BY b.thread_id, b.created_at, b.id)
-                RETURNING r.id, r.tenant_id, r.attempt
+                RETURNING r.id, r.tenant_id, r.attempt, r.priority::integer
                 """,
                 logger: logger
             )
-            var entries: [RunStreamEntry] = []
-            for try await (id, tenant, attempt) in rows.decode((UUID, UUID, Int).self) {
-                entries.append(RunStreamEntry(runID: RunID(uuid: id), tenantID: TenantID(uuid: tenant), attempt: attempt))
-            }
-            return entries
+            return try await Self.entries(rows)
         }
     }
 
@@ -248,18 +246,29 @@ public struct RunStore: Sendable {
 
     static func records(_ rows: PostgresRowSequence) async throws -> [RunRecord] {
         var runs: [RunRecord] = []
-        let columns = (UUID, UUID, UUID?, String, String, String?, Int, Int, Date, Date?, Date?, String?, String?).self
+        let columns = (UUID, UUID, UUID?, String, String, String?, Int, Int, Date, Date?, Date?, String?, String?, Int).self
         for try await row in rows.decode(columns) {
-            let (id, tenant, thread, pipeline, status, stage, stageCount, attempt, created, started, finished, error, result) = row
-            runs.append(
-                RunRecord(
-                    id: RunID(uuid: id), tenantID: TenantID(uuid: tenant), threadID: thread.map(ThreadID.init), pipeline: pipeline,
-                    status: RunStatus(rawValue: status) ?? .failed, currentStage: stage, stageCount: stageCount, attempt: attempt,
-                    createdAt: created, startedAt: started, finishedAt: finished, error: error, result: result
-                )
+            let (id, tenant, thread, pipeline, status, stage, stageCount, attempt, created, started, finished, error, result, priority) = row
+            var run = RunRecord(
+                id: RunID(uuid: id), tenantID: TenantID(uuid: tenant), threadID: thread.map(ThreadID.init), pipeline: pipeline,
+                status: RunStatus(rawValue: status) ?? .failed, currentStage: stage, stageCount: stageCount, attempt: attempt,
+                createdAt: created, startedAt: started, finishedAt: finished, error: error, result: result
             )
+            run.priority = RunPriority(rank: priority) ?? .normal
+            runs.append(run)
         }
         return runs
+    }
+
+    /// Decodes `id, tenant_id, attempt, priority::integer` rows into stream entries.
+    static func entries(_ rows: PostgresRowSequence) async throws -> [RunStreamEntry] {
+        var entries: [RunStreamEntry] = []
+        for try await (id, tenant, attempt, priority) in rows.decode((UUID, UUID, Int, Int).self) {
+            entries.append(
+                RunStreamEntry(runID: RunID(uuid: id), tenantID: TenantID(uuid: tenant), attempt: attempt, priority: RunPriority(rank: priority) ?? .normal)
+            )
+        }
+        return entries
     }
 
     static func stageRecords(_ rows: PostgresRowSequence) async throws -> [StageRecord] {

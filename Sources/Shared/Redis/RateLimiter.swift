@@ -1,5 +1,3 @@
-import Synchronization
-
 /// Token buckets in Redis, so a limit holds across gateway replicas. One script per check refills the buckets by
 /// elapsed time (Redis's own clock, so replicas' clocks do not matter) and takes a token from each only if every
 /// one has a token; otherwise it says how long until they do. The same round trip can check a denylist key first.
@@ -57,23 +55,16 @@ public final class RateLimiter: Sendable {
         """
 
     let redis: RedisClient
-    private let scriptHash = Mutex<String?>(nil)
+    private let bucketScript = RedisScript(RateLimiter.script)
 
     public init(redis: RedisClient) { self.redis = redis }
 
     /// Checks `denylistKey` (when given), then takes one token from every bucket, or from none.
     public func take(_ buckets: [(key: String, limit: Limit)], denylistKey: String? = nil) async throws -> Decision {
         // A key under the limiter's own namespace that is never set stands in when there is nothing to deny.
-        var arguments: [RedisArgument] = [RedisArgument(buckets.count + 1), RedisArgument(denylistKey ?? "netra:ratelimit:nothing-denied")]
-        arguments += buckets.map { RedisArgument($0.key) }
-        for bucket in buckets { arguments += [RedisArgument(String(bucket.limit.perSecond)), RedisArgument(bucket.limit.burst)] }
-        let reply: RedisValue
-        do {
-            reply = try await redis.send(["EVALSHA", RedisArgument(try await hash())] + arguments)
-        } catch let error as RedisError where error.kind == .server && error.message.hasPrefix("NOSCRIPT") {
-            scriptHash.withLock { $0 = nil }  // Redis restarted or flushed its scripts
-            reply = try await redis.send(["EVALSHA", RedisArgument(try await hash())] + arguments)
-        }
+        let keys = [denylistKey ?? "netra:ratelimit:nothing-denied"] + buckets.map(\.key)
+        let arguments = buckets.flatMap { [RedisArgument(String($0.limit.perSecond)), RedisArgument($0.limit.burst)] }
+        let reply = try await bucketScript.run(on: redis, keys: keys, arguments: arguments)
         guard let parts = reply.array, parts.count == 2, let outcome = parts[0].int, let wait = parts[1].int else {
             throw RedisError(.unexpectedReply, "rate limit script replied \(reply)")
         }
@@ -82,15 +73,5 @@ public final class RateLimiter: Sendable {
         case -1: return .denied
         default: return .limited(retryAfterMilliseconds: wait)
         }
-    }
-
-    /// The script's SHA-1, loading it into Redis the first time (and after Redis forgot it).
-    private func hash() async throws -> String {
-        if let hash = scriptHash.withLock({ $0 }) { return hash }
-        guard let hash = try await redis.send(["SCRIPT", "LOAD", RedisArgument(Self.script)]).string else {
-            throw RedisError(.unexpectedReply, "SCRIPT LOAD gave no hash")
-        }
-        scriptHash.withLock { $0 = hash }
-        return hash
     }
 }

@@ -69,9 +69,15 @@ extension RedisClient {
         if let block { command += ["BLOCK", RedisArgument(Int(block.wholeMilliseconds))] }
         command += ["STREAMS"] + streams.map { RedisArgument($0) } + streams.map { _ in ">" }
         let reply = try await send(command, timeout: (block ?? .zero) + options.commandTimeout)
+        let entries = try Self.parseReadReply(reply)
+        return streams.flatMap { name in entries.filter { $0.stream == name } }
+    }
+
+    /// Parses an XREADGROUP reply (`[[stream, [entry, …]], …]`, or nil when a BLOCK timed out), in reply order.
+    public static func parseReadReply(_ reply: RedisValue) throws -> [StreamEntry] {
         // A timed-out BLOCK replies nil in RESP2.
         guard let replies = reply.array else { return [] }
-        let entries = try replies.map { stream -> [StreamEntry] in
+        return try replies.flatMap { stream -> [StreamEntry] in
             guard let pair = stream.array, pair.count == 2, let name = pair[0].string, let entries = pair[1].array else {
                 throw RedisError(.unexpectedReply, "XREADGROUP stream reply \(stream)")
             }
@@ -81,7 +87,6 @@ extension RedisClient {
                 return entry
             }
         }
-        return streams.flatMap { name in entries.first { $0.first?.stream == name } ?? [] }
     }
 
     /// Parses `[id, [field, value, …]]`; a deleted entry (nil fields) yields `nil`.

@@ -1,24 +1,20 @@
 import Logging
 
-/// Hands runs to the workers: the XADDs of the run stream, shared by the gateway, the workers and the scheduler.
+/// Hands runs to the workers through their tenants' admission (see `Admission`), shared by the gateway, the workers
+/// and the scheduler.
 public struct RunQueue: Sendable {
     public let store: RunStore
-    public let redis: RedisClient
-    public let keys: RedisKeys
+    public let admission: Admission
 
-    public init(store: RunStore, redis: RedisClient, keys: RedisKeys) {
+    public init(store: RunStore, admission: Admission) {
         self.store = store
-        self.redis = redis
-        self.keys = keys
+        self.admission = admission
     }
 
-    /// Adds one entry per run to the run stream, in one pipelined write.
-    public func enqueue(_ entries: [RunStreamEntry]) async throws {
+    /// Admits each run (into its stream, or its tenant's backlog when the tenant is at its limit), in one pipeline.
+    public func enqueue(_ entries: [RunStreamEntry], mode: Admission.Mode = .submit) async throws {
         guard !entries.isEmpty else { return }
-        let replies = try await redis.pipeline(entries.map { RedisClient.xaddCommand(keys.runStream, fields: $0.fields) })
-        if let failure = replies.first(where: { if case .error = $0 { true } else { false } }), case .error(let message) = failure {
-            throw RedisError(.server, message)
-        }
+        try await admission.admit(entries, mode: mode)
     }
 
     /// Enqueues the next run waiting on a thread whose active run ended. A failure is logged: the scheduler's
