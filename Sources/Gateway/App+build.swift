@@ -89,8 +89,12 @@ func buildGateway(
 /// The routes: health, auth, admin, threads, runs and the WebSocket.
 func buildRouter(_ dependencies: GatewayDependencies) -> Router<GatewayContext> {
     let router = Router(context: GatewayContext.self)
+    // Outermost, so that error responses carry the CORS headers too (a page can then read them).
+    if !dependencies.config.corsOrigins.isEmpty {
+        router.add(middleware: CORSAllowListMiddleware(origins: dependencies.config.corsOrigins))
+    }
     router.add(middleware: ErrorMiddleware())
-    router.add(middleware: LogRequestsMiddleware(.debug, includeHeaders: .none))
+    router.add(middleware: RequestLogMiddleware(.debug))  // not LogRequestsMiddleware: it logs `/ws?token=…` whole
     HealthController(postgres: dependencies.postgres, redis: dependencies.redis).addRoutes(to: router)
 
     let api = router.group("api").add(middleware: AvailabilityMiddleware(monitor: dependencies.monitor))
@@ -119,7 +123,7 @@ func buildRouter(_ dependencies: GatewayDependencies) -> Router<GatewayContext> 
         guard let identity = context.requestContext.identity else { return }
         let webSocket = WebSocketSession(
             identity: identity, submitter: session.submitter, relay: session.relay, runs: session.runs, control: session.control,
-            heartbeatInterval: session.config.heartbeatInterval, logger: context.logger
+            heartbeatInterval: session.config.heartbeatInterval, messageLimit: session.config.webSocketMessages, logger: context.logger
         )
         try await session.sessions.withSession(outbound) {
             try await webSocket.run(inbound: inbound, outbound: outbound)

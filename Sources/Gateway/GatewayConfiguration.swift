@@ -5,7 +5,8 @@ import Shared
 /// - Configuration keys: the shared ones (`ServiceConfiguration`), plus `http.host` (default `127.0.0.1`),
 ///   `http.port` (default 8080), `jwt.secret` (required, at least 32 characters), `jwt.ttl` (seconds, default 3600),
 ///   `admin.token` (required, at least 16 characters) and `heartbeat.interval` (seconds between WebSocket
-///   heartbeats, default 15).
+///   heartbeats, default 15), `ws.messages.per.second` (default 20) and `ws.messages.burst` (default twice the rate)
+///   per WebSocket connection, and `cors.origins` (comma-separated origins; unset: no CORS headers).
 struct GatewayConfiguration: Sendable {
     var service: ServiceConfiguration
     var host: String
@@ -20,6 +21,10 @@ struct GatewayConfiguration: Sendable {
     var bcryptCost: UInt8 = 10
     /// Per-tenant request limits.
     var rateLimits = RateLimits()
+    /// Per-connection limit on the messages a WebSocket client sends.
+    var webSocketMessages = WebSocketMessageLimiter.Limit.standard
+    /// Browser origins allowed to call the API cross-origin; empty: no CORS headers at all (same origin only).
+    var corsOrigins: [String] = []
 
     init(
         service: ServiceConfiguration, host: String, port: Int, jwtSecret: String, tokenLifetime: Duration,
@@ -47,6 +52,10 @@ struct GatewayConfiguration: Sendable {
         let runs = try settings.int(.rateLimitRuns, default: 1_000, in: 1...1_000_000)
         let requests = try settings.int(.rateLimitRequests, default: 2_000, in: 1...1_000_000)
         rateLimits = RateLimits(runsPerSecond: Double(runs), runBurst: runs * 2, requestsPerSecond: Double(requests), requestBurst: requests * 2)
+        let messages = try settings.int(.wsMessagesPerSecond, default: 20, in: 1...100_000)
+        let burst = try settings.int(.wsMessagesBurst, default: messages * 2, in: 1...200_000)
+        webSocketMessages = WebSocketMessageLimiter.Limit(perSecond: Double(messages), burst: burst)
+        corsOrigins = try CORSOrigins.parse(settings.string(.corsOrigins))
     }
 }
 

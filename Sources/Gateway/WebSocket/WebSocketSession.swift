@@ -1,12 +1,17 @@
 import Foundation
 import HummingbirdWebSocket
 import Logging
+import NIOWebSocket
 import Shared
 
 /// One client's WebSocket: greets, sends heartbeats, and handles `start_agent`, `stop_agent`, `subscribe_run` and
 /// `ping`.
 ///
 /// Each watched run is relayed by a child task; leaving the session cancels them.
+///
+/// Hardened edges: a message above `maxMessageSize` closes the connection with 1009 (message too big), and each
+/// connection's inbound messages pass a token bucket (`messageLimit`): over it a message is answered with `error` /
+/// `rate_limited` and dropped, and a client that keeps flooding is closed with 1008 (policy violation).
 struct WebSocketSession: Sendable {
     let identity: Identity
     let submitter: RunSubmitter
@@ -14,9 +19,16 @@ struct WebSocketSession: Sendable {
     let runs: RunStore
     let control: RunControl
     let heartbeatInterval: Duration
+    /// Inbound messages allowed per second and at once.
+    let messageLimit: WebSocketMessageLimiter.Limit
     let logger: Logger
 
-    /// Largest message accepted from a client.
+    /// Largest message (and frame: the server's `maxFrameSize`) accepted from a client.
+    ///
+    /// Both limits end in close code 1009: NIO's frame decoder refuses a larger frame from its header, before reading
+    /// its payload, and its `WebSocketProtocolErrorHandler` sends the close frame; a fragmented message that grows past
+    /// the limit makes `messages(maxSize:)` throw, and `run` rethrows it so that hummingbird-websocket's handler closes
+    /// with that code.
     static let maxMessageSize = 64 * 1024
 
     private struct ConnectionEstablished: Encodable {
@@ -69,7 +81,21 @@ struct WebSocketSession: Sendable {
                     try await send(ServerMessage.json(type: .heartbeat, data: "{}"))
                 }
             }
+            var limiter = WebSocketMessageLimiter(limit: messageLimit)
+            // Errors of the inbound stream (1009 among them) propagate: the library closes with their code.
             for try await message in inbound.messages(maxSize: Self.maxMessageSize) {
+                switch limiter.admit() {
+                case .accept:
+                    break
+                case .reject:
+                    try await sendError("rate_limited", "too many messages; this one was dropped", send: send)
+                    continue
+                case .close:
+                    logger.info("Closing a WebSocket that kept exceeding its message rate", metadata: [LogKey.tenantID: "\(identity.tenantID)"])
+                    try await outbound.close(.policyViolation, reason: "message rate limit exceeded")
+                    group.cancelAll()
+                    return
+                }
                 guard case .text(let text) = message else {
                     try await sendError("invalid_message", "messages must be JSON text frames", send: send)
                     continue

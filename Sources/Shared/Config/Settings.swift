@@ -39,6 +39,11 @@ public struct SettingKey: Sendable, Hashable {
     /// Per-tenant limits (per second; the burst is twice that) on run submissions and on API requests.
     public static let rateLimitRuns = SettingKey("rate.limit.runs")
     public static let rateLimitRequests = SettingKey("rate.limit.requests")
+    /// Per WebSocket connection: inbound messages per second, and the bucket's burst (default twice the rate).
+    public static let wsMessagesPerSecond = SettingKey("ws.messages.per.second")
+    public static let wsMessagesBurst = SettingKey("ws.messages.burst")
+    /// Browser origins allowed cross-origin (comma-separated); unset: no CORS headers at all.
+    public static let corsOrigins = SettingKey("cors.origins")
     /// The optional LLM (worker only): an OpenAI-compatible base URL such as `http://127.0.0.1:8000/v1`.
     public static let llmBaseURL = SettingKey("llm.base.url")
     /// Sent as a bearer token; a secret, never logged.
