@@ -30,6 +30,7 @@ struct RunsController: Sendable {
         let stageCount: Int
         let stagesFinished: [String]?
         let attempt: Int
+        let priority: RunPriority
         let createdAt: Date
         let startedAt: Date?
         let finishedAt: Date?
@@ -43,7 +44,7 @@ struct RunsController: Sendable {
             case currentStage = "current_stage"
             case stageCount = "stage_count"
             case stagesFinished = "stages_finished"
-            case attempt
+            case attempt, priority
             case createdAt = "created_at"
             case startedAt = "started_at"
             case finishedAt = "finished_at"
@@ -59,6 +60,7 @@ struct RunsController: Sendable {
             stageCount = run.stageCount
             stagesFinished = stages?.map(\.name)
             attempt = run.attempt
+            priority = run.priority
             createdAt = run.createdAt
             startedAt = run.startedAt
             finishedAt = run.finishedAt

@@ -12,7 +12,8 @@ public struct ServiceConfiguration: Sendable {
     public var keys: RedisKeys
     public var postgres: PostgresClient.Configuration
     public var logLevel: Logger.Level
-    public var tenantMaxInFlight = 100
+    public var tenantMaxInFlight = Self.defaultTenantMaxInFlight
+    public static let defaultTenantMaxInFlight = 100
 
     public init(redis: RedisEndpoint, keys: RedisKeys, postgres: PostgresClient.Configuration, logLevel: Logger.Level) {
         self.redis = redis
@@ -36,7 +37,7 @@ public struct ServiceConfiguration: Sendable {
         )
         postgres.options.maximumConnections = try settings.int(.databasePoolSize, default: 20, in: 1...500)
         self.init(redis: redis, keys: RedisKeys(prefix: prefix), postgres: postgres, logLevel: try settings.logLevel())
-        tenantMaxInFlight = try settings.int(.tenantMaxInFlight, default: 100, in: 1...1_000_000)
+        tenantMaxInFlight = try settings.int(.tenantMaxInFlight, default: Self.defaultTenantMaxInFlight, in: 1...1_000_000)
     }
 }
 
