@@ -66,6 +66,7 @@ let package = Package(
         .executableTarget(
             name: "Gateway",
             dependencies: ["Shared", hummingbird, websocket, nioWebSocket, auth, bcrypt, jwt, crypto, argumentParser],
+            resources: [.embedInCode("OpenAPI/openapi.json")],
             swiftSettings: settings
         ),
         .executableTarget(name: "Worker", dependencies: ["Shared", argumentParser, httpClient], swiftSettings: settings),
