@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import NIOCore
 import HummingbirdWebSocket
 import Shared
 
@@ -56,7 +57,31 @@ extension Request {
     func decodeJSON<T: Decodable>(_ type: T.Type, context: GatewayContext) async throws -> T {
         let buffer = try await body.collect(upTo: context.maxUploadSize)
         guard buffer.readableBytes > 0 else { throw NetraError(.invalidJSON, .badRequest, "request body is empty") }
+        // PostgreSQL text cannot hold U+0000: refuse it here rather than fail the insert.
+        guard !Self.escapesNUL(buffer.readableBytesView) else {
+            throw NetraError(.invalidJSON, .badRequest, "strings must not contain NUL characters (\\u0000)")
+        }
         return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
+    }
+
+    /// Whether JSON text spells U+0000 as an escape (a raw NUL byte is not valid JSON, so the decoder refuses it).
+    static func escapesNUL(_ bytes: ByteBufferView) -> Bool {
+        var index = bytes.startIndex
+        let end = bytes.endIndex
+        while index < end {
+            guard bytes[index] == UInt8(ascii: "\\") else {
+                index += 1
+                continue
+            }
+            let next = index + 1
+            if next + 4 < end, bytes[next] == UInt8(ascii: "u"), bytes[next + 1] == UInt8(ascii: "0"), bytes[next + 2] == UInt8(ascii: "0"),
+                bytes[next + 3] == UInt8(ascii: "0"), bytes[next + 4] == UInt8(ascii: "0")
+            {
+                return true
+            }
+            index += 2  // skip the escaped character, so `\\u0000` (an escaped backslash) is not mistaken for one
+        }
+        return false
     }
 }
 

@@ -56,6 +56,7 @@ struct RunSubmitter: Sendable {
         try await access.admitRun(identity, logger: logger)
         let message = request.message.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !message.isEmpty else { throw NetraError.invalid("message must not be empty") }
+        guard !message.utf8.contains(0) else { throw NetraError.invalid("message must not contain NUL characters") }
         guard message.count <= Self.maxMessageLength else { throw NetraError.invalid("message is longer than \(Self.maxMessageLength) characters") }
         let pipelineName = request.pipeline ?? PipelineKind.optimize.rawValue
         guard let pipeline = PipelineKind(rawValue: pipelineName) else {

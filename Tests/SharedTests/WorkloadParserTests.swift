@@ -110,7 +110,7 @@ struct WorkloadParserTests {
         RuleCase(key: "output_tokens", value: nil, reason: "missing required field output_tokens"),
         RuleCase(key: "output_tokens", value: "[20]", reason: "output_tokens must be a non-negative integer"),
         RuleCase(key: "latency_ms", value: nil, reason: "missing required field latency_ms"),
-        RuleCase(key: "latency_ms", value: "-0.5", reason: "latency_ms must be a non-negative number"),
+        RuleCase(key: "latency_ms", value: "-0.5", reason: "latency_ms must be a number from 0 to 86400000"),
         RuleCase(key: "latency_ms", value: #""fast""#, reason: "latency_ms must be a non-negative number"),
         RuleCase(value: nil, extra: #""status":"failed""#, reason: "status must be one of ok, error, timeout"),
         RuleCase(value: nil, extra: #""status":1"#, reason: "status must be one of ok, error, timeout"),
@@ -119,7 +119,10 @@ struct WorkloadParserTests {
         RuleCase(value: nil, extra: #""reasoning_tokens":-3"#, reason: "reasoning_tokens must be a non-negative integer"),
         RuleCase(value: nil, extra: #""max_tokens":1e8"#, reason: "max_tokens must be at most 10,000,000"),
         RuleCase(value: nil, extra: #""ttft_ms":"soon""#, reason: "ttft_ms must be a non-negative number"),
-        RuleCase(value: nil, extra: #""cost_usd":-0.01"#, reason: "cost_usd must be a non-negative number"),
+        RuleCase(value: nil, extra: #""cost_usd":-0.01"#, reason: "cost_usd must be a number from 0 to 1000000"),
+        // Sums over many rows must stay finite, and PostgreSQL text cannot hold U+0000.
+        RuleCase(value: nil, extra: #""cost_usd":1e300"#, reason: "cost_usd must be a number from 0 to 1000000"),
+        RuleCase(key: "model", value: #""gpt\u0000x""#, reason: "model must not contain NUL characters"),
         RuleCase(value: nil, extra: #""interactive":"yes""#, reason: "interactive must be true or false"),
         RuleCase(value: nil, extra: #""interactive":1"#, reason: "interactive must be true or false"),
         RuleCase(value: nil, extra: #""feature":\#(long201)"#, reason: "feature must be a string of at most 200 characters"),
@@ -265,7 +268,7 @@ struct WorkloadParserTests {
         #expect(WorkloadParser.validate(event) == "cached_input_tokens must not exceed input_tokens")
         event = Self.minimalEvent
         event.latencyMs = .nan
-        #expect(WorkloadParser.validate(event) == "latency_ms must be a non-negative number")
+        #expect(WorkloadParser.validate(event) == "latency_ms must be a number from 0 to 86400000")
         event = Self.minimalEvent
         event.timestamp = Date(timeIntervalSince1970: -1)
         #expect(WorkloadParser.validate(event) == "timestamp must be RFC 3339 or Unix seconds")

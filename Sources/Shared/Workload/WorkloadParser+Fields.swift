@@ -207,17 +207,25 @@ enum EventRules {
         }
         try count(event.inputTokens, .inputTokens)
         try count(event.outputTokens, .outputTokens)
-        try amount(event.latencyMs, .latencyMs)
+        try amount(event.latencyMs, .latencyMs, upTo: maxMilliseconds)
         try count(event.cachedInputTokens, .cachedInputTokens)
         try count(event.reasoningTokens, .reasoningTokens)
         try count(event.prefixTokens, .prefixTokens)
         try count(event.maxTokens, .maxTokens)
-        try amount(event.ttftMs, .ttftMs)
-        try amount(event.costUSD, .costUSD)
+        try amount(event.ttftMs, .ttftMs, upTo: maxMilliseconds)
+        try amount(event.costUSD, .costUSD, upTo: maxCostUSD)
         try string(event.promptHash, .promptHash)
         try string(event.prefixHash, .prefixHash)
         try string(event.feature, .feature)
         try string(event.user, .user)
+        // PostgreSQL text cannot hold U+0000.
+        let strings: [(String?, WorkloadEvent.CodingKeys)] = [
+            (event.model, .model), (event.provider, .provider), (event.promptHash, .promptHash), (event.prefixHash, .prefixHash),
+            (event.feature, .feature), (event.user, .user),
+        ]
+        for (value, key) in strings where value?.utf8.contains(0) == true {
+            throw InvalidField(reason: "\(key.stringValue) must not contain NUL characters")
+        }
         if let cached = event.cachedInputTokens, cached > event.inputTokens {
             throw InvalidField(reason: "cached_input_tokens must not exceed input_tokens")
         }
@@ -232,9 +240,13 @@ enum EventRules {
         guard value <= WorkloadParser.maxTokens else { throw InvalidField(reason: "\(key.stringValue) must be at most 10,000,000") }
     }
 
-    private static func amount(_ value: Double?, _ key: WorkloadEvent.CodingKeys) throws(InvalidField) {
-        guard let value, !(value.isFinite && value >= 0) else { return }
-        throw InvalidField(reason: "\(key.stringValue) must be a non-negative number")
+    /// Bounds that keep sums over millions of events finite: a call of at most a day, costing at most $1,000,000.
+    static let maxMilliseconds = 86_400_000.0
+    static let maxCostUSD = 1_000_000.0
+
+    private static func amount(_ value: Double?, _ key: WorkloadEvent.CodingKeys, upTo limit: Double) throws(InvalidField) {
+        guard let value, !(value.isFinite && value >= 0 && value <= limit) else { return }
+        throw InvalidField(reason: "\(key.stringValue) must be a number from 0 to \(Int(limit))")
     }
 
     private static func string(_ value: String?, _ key: WorkloadEvent.CodingKeys) throws(InvalidField) {
