@@ -118,6 +118,10 @@ struct AdminController: Sendable {
             context.logger.info("Tenant suspended", metadata: [LogKey.tenantID: "\(tenant)"])
             return try jsonResponse(try body(policy))
         }
+        // The queue's figures: what an autoscaler or an operator reads (see `QueueStats`).
+        group.get("/queue") { _, _ in
+            try jsonResponse(try await QueueStats.read(admission: admission))
+        }
         group.post("/tenants/{tenant_id}/resume") { _, context in
             let tenant = try tenantID(context)
             let policy = try await identities.setSuspended(tenant, false, logger: context.logger)
