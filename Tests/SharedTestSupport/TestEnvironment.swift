@@ -5,13 +5,13 @@ import Shared
 
 /// Where the test suite's Redis and PostgreSQL are: started by `scripts/test`, overridable by environment.
 ///
-/// - `NETRA_TEST_REDIS_URL` (default `redis://127.0.0.1:56380`)
-/// - `NETRA_TEST_DATABASE_URL` (default `postgres://netra:netra@127.0.0.1:55434/netra_test`)
+/// - `NETRA_TEST_REDIS_URL` (default `redis://127.0.0.1:26380`)
+/// - `NETRA_TEST_DATABASE_URL` (default `postgres://netra:netra@127.0.0.1:25434/netra_test`)
 public enum TestEnvironment {
     static func env(_ name: String) -> String? { ProcessInfo.processInfo.environment[name] }
 
-    public static var redisURL: String { env("NETRA_TEST_REDIS_URL") ?? "redis://127.0.0.1:56380" }
-    public static var databaseURL: String { env("NETRA_TEST_DATABASE_URL") ?? "postgres://netra:netra@127.0.0.1:55434/netra_test" }
+    public static var redisURL: String { env("NETRA_TEST_REDIS_URL") ?? "redis://127.0.0.1:26380" }
+    public static var databaseURL: String { env("NETRA_TEST_DATABASE_URL") ?? "postgres://netra:netra@127.0.0.1:25434/netra_test" }
 
     public static var redis: RedisEndpoint { RedisEndpoint(url: redisURL)! }
 
