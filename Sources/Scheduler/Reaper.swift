@@ -144,7 +144,8 @@ struct Reconciler: Sendable {
                 logger.warning("Releasing slots of ended runs", metadata: [LogKey.tenantID: "\(load.tenant)", "count": "\(ended.count)"])
                 try await admission.release(ended.map { (load.tenant, $0) })
             }
-            if load.waiting > 0 { try await admission.promote(load.tenant) }
         }
+        // Recount the admitted runs, rebuild the ready rings, and fill any room.
+        try await admission.resync()
     }
 }

@@ -10,11 +10,12 @@ func buildWorkerServices(_ config: WorkerConfiguration, logger: Logger) -> [Serv
     let redis = RedisClient(endpoint: config.service.redis, logger: logger)
     let subscriber = RedisSubscriber(endpoint: config.service.redis, logger: logger)
     let registry = CancellationRegistry()
+    let admission = Admission(redis: redis, config: config.service)
     if let llm = config.llm { logger.info("LLM enabled", metadata: ["llm.model": "\(llm.model)", "llm.timeout": "\(llm.timeout)"]) }
     let runner = PipelineRunner(
         store: RunStore(client: postgres),
         redis: redis,
-        admission: Admission(redis: redis, config: config.service),
+        admission: admission,
         workerID: config.consumerName,
         heartbeatInterval: config.heartbeatInterval,
         leaseDuration: config.leaseDuration,
@@ -35,6 +36,7 @@ func buildWorkerServices(_ config: WorkerConfiguration, logger: Logger) -> [Serv
         .init(service: postgres),
         .init(service: subscriber),
         .init(service: ControlListener(subscriber: subscriber, channel: config.service.keys.control, registry: registry, logger: logger)),
+        .init(service: WorkerRegistration(admission: admission, worker: config.consumerName, concurrency: config.concurrency, logger: logger)),
         .init(service: consumer, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
     ]
 }

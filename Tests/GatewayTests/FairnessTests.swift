@@ -35,7 +35,7 @@ struct FairnessTests {
             let other = try await stack.tenantToken()
             try await setLimit(stack, tenant: try await tenantID(stack, token: flood), 1)
 
-            let slow = #"{"message":"slow","pipeline":"bench","parameters":{"stages":1,"stage_ms":300}}"#
+            let slow = #"{"message":"slow","pipeline":"bench","parameters":{"stages":1,"stage_ms":1500}}"#
             let flooded = try await (0..<3).asyncMap { _ in try await stack.submit(slow, token: flood) }
             let quick = try await stack.submit(#"{"message":"quick","pipeline":"bench","parameters":{"stages":1}}"#, token: other)
             for run in flooded + [quick] { #expect(try await stack.waitForFinalStatus(run, token: run == quick ? other : flood)["status"]?.stringValue == "succeeded") }
@@ -53,16 +53,20 @@ struct FairnessTests {
         try await TestStack.run(workers: 1) { stack in
             let token = try await stack.tenantToken()
             try await setLimit(stack, tenant: try await tenantID(stack, token: token), 1)
-            let blocker = try await stack.submit(#"{"message":"first","pipeline":"bench","parameters":{"stages":1,"stage_ms":500}}"#, token: token)
+            // The blocker holds the tenant's one slot for long enough that the others are all waiting when it ends.
+            let blocker = try await stack.submit(#"{"message":"first","pipeline":"bench","parameters":{"stages":1,"stage_ms":4000}}"#, token: token)
             var waiting: [RunPriority: String] = [:]
             for priority in [RunPriority.low, .normal, .high] {
                 waiting[priority] = try await stack.submit(#"{"message":"\#(priority)","pipeline":"bench","priority":"\#(priority)"}"#, token: token)
             }
+            let blockerStatus = try stack.json(try await stack.request(.get, "/api/agent/status/\(blocker)", token: token))
+            try #require(blockerStatus["status"]?.stringValue != "succeeded", "the three waiting runs were submitted while the blocker ran")
             for run in [blocker] + waiting.values { #expect(try await stack.waitForFinalStatus(run, token: token)["status"]?.stringValue == "succeeded") }
             let high = try await interval(stack, try #require(waiting[.high]))
             let normal = try await interval(stack, try #require(waiting[.normal]))
             let low = try await interval(stack, try #require(waiting[.low]))
-            #expect(high.end <= normal.start && normal.end <= low.start, "high, then normal, then low")
+            let blocked = try await interval(stack, blocker)
+            #expect(high.end <= normal.start && normal.end <= low.start, "high, then normal, then low: \([blocked, high, normal, low])")
             let status = try stack.json(try await stack.request(.get, "/api/agent/status/\(try #require(waiting[.low]))", token: token))
             #expect(status["priority"]?.stringValue == "low")
         }
@@ -89,6 +93,29 @@ struct FairnessTests {
             try await waitUntil("the tenant's slots are all released", timeout: .seconds(10)) {
                 try await redis.send(["SCARD", RedisArgument(keys.tenantActive(tenant))]).int == 0
             }
+        }
+    }
+
+    @Test func theQueueStatsShowLagAndEachTenantsBacklog() async throws {
+        var options = TestStack.Options()
+        options.workers = 0
+        try await TestStack.run(options) { stack in
+            let token = try await stack.tenantToken()
+            let tenant = try await tenantID(stack, token: token)
+            try await setLimit(stack, tenant: tenant, 1)
+            for index in 0..<3 { _ = try await stack.submit(#"{"message":"\#(index)","pipeline":"bench","priority":"high"}"#, token: token) }
+            #expect(try await stack.request(.get, "/api/admin/queue", token: token).status == .unauthorized)
+            let stats = try stack.json(try await stack.request(.get, "/api/admin/queue", token: TestStack.adminToken))
+            #expect(stats["lag"]?.intValue == 1)
+            #expect(stats["pending"]?.intValue == 0)
+            #expect((stats["oldest_waiting_ms"]?.intValue ?? -1) >= 0)
+            let high = stats["streams"]?.arrayValue?.first { $0["name"]?.stringValue == stack.service.keys.runStream(.high) }
+            #expect(high?["length"]?.intValue == 1)
+            let tenants = try #require(stats["tenants"]?.arrayValue)
+            #expect(tenants.count == 1)
+            #expect(tenants.first?["tenant_id"]?.stringValue == tenant)
+            #expect(tenants.first?["in_flight"]?.intValue == 1)
+            #expect(tenants.first?["backlog"]?.intValue == 2)
         }
     }
 

@@ -8,13 +8,21 @@ import Testing
 struct AdmissionTests {
     let logger = TestEnvironment.logger("admission-test")
 
-    /// A client, an admission with `limit` under a fresh prefix, and the consumer group on every work stream.
-    private func withAdmission(limit: Int, _ body: (Admission, RedisClient) async throws -> Void) async throws {
+    /// A client, an admission with per-tenant `limit` and overall `floor` under a fresh prefix, and the consumer group
+    /// on every work stream. With no worker registered, the floor is the overall capacity.
+    private func withAdmission(limit: Int, floor: Int = 1_000, _ body: (Admission, RedisClient) async throws -> Void) async throws {
         let redis = RedisClient(endpoint: TestEnvironment.redis, logger: logger)
         defer { redis.close() }
         let keys = RedisKeys(prefix: TestEnvironment.uniquePrefix())
         for stream in keys.workStreams { try await redis.createGroup(keys.workerGroup, on: stream) }
-        try await body(Admission(redis: redis, keys: keys, defaultLimit: limit), redis)
+        try await body(Admission(redis: redis, keys: keys, defaultLimit: limit, capacityFloor: floor), redis)
+    }
+
+    /// Every entry waiting in the work streams, as a worker would read them.
+    private func readAll(_ admission: Admission, _ redis: RedisClient) async throws -> [RunStreamEntry] {
+        var entries: [RunStreamEntry] = []
+        for priority in RunPriority.allCases { entries += try await read(admission.keys.runStream(priority), admission, redis) }
+        return entries
     }
 
     private func entry(_ tenant: TenantID, _ priority: RunPriority = .normal) -> RunStreamEntry {
@@ -136,6 +144,67 @@ struct AdmissionTests {
             #expect(Set(admitted) == Set(runs.prefix(2).map(\.runID)))
             try await admission.release([(tenant, runs[0].runID)])
             #expect(Set(try await admission.admittedRuns(tenant)) == Set([runs[1].runID, runs[2].runID]))
+        }
+    }
+
+    @Test func overallCapacityFollowsTheRegisteredWorkersSlots() async throws {
+        try await withAdmission(limit: 100, floor: 0) { admission, redis in
+            let tenant = TenantID()
+            try await admission.admit((0..<20).map { _ in entry(tenant) })
+            #expect(try await readAll(admission, redis).isEmpty, "no worker, no floor: nothing is admitted")
+            #expect(try await admission.register(worker: "w1", concurrency: 4, lifetime: .seconds(30)) == Admission.capacity(forSlots: 4))
+            #expect(try await readAll(admission, redis).count == Admission.capacity(forSlots: 4))
+            #expect(try await admission.register(worker: "w2", concurrency: 8, lifetime: .seconds(30)) == Admission.capacity(forSlots: 12))
+            #expect(try await readAll(admission, redis).count == Admission.capacity(forSlots: 12) - Admission.capacity(forSlots: 4))
+            #expect(try await admission.totals() == (admitted: Admission.capacity(forSlots: 12), capacity: Admission.capacity(forSlots: 12)))
+            // A worker that leaves takes its slots away; one whose registration lapsed is forgotten by the next one.
+            #expect(try await admission.register(worker: "w2", concurrency: 0, lifetime: .zero) == Admission.capacity(forSlots: 4))
+            try await admission.register(worker: "w3", concurrency: 1, lifetime: .milliseconds(1))
+            try await waitUntil("w3's registration lapses") {
+                try await admission.register(worker: "w1", concurrency: 4, lifetime: .seconds(30)) == Admission.capacity(forSlots: 4)
+            }
+        }
+    }
+
+    @Test func tenantsWithWaitingRunsTakeTurnsForFreedRoom() async throws {
+        try await withAdmission(limit: 100, floor: 0) { admission, redis in
+            let (flood, late) = (TenantID(), TenantID())
+            try await admission.register(worker: "w1", concurrency: 2, lifetime: .seconds(30))
+            try await admission.admit((0..<50).map { _ in entry(flood) })
+            try await admission.admit((0..<2).map { _ in entry(late) })
+            var running = try await readAll(admission, redis)
+            #expect(running.count == Admission.capacity(forSlots: 2))
+            #expect(running.allSatisfy { $0.tenantID == flood })
+            // Each freed slot goes to the tenant served least recently: the late tenant gets every other one.
+            var served: [TenantID] = []
+            for _ in 0..<5 {
+                try await admission.release(running.removeFirst(), group: admission.keys.workerGroup)
+                let next = try await readAll(admission, redis)
+                #expect(next.count == 1)
+                served += next.map(\.tenantID)
+                running += next
+            }
+            #expect(served == [flood, late, flood, late, flood])
+        }
+    }
+
+    @Test func highRunsOfAnyTenantGoFirstButNormalOnesStillProgress() async throws {
+        try await withAdmission(limit: 100, floor: 0) { admission, redis in
+            let (bulk, urgent) = (TenantID(), TenantID())
+            try await admission.register(worker: "w1", concurrency: 1, lifetime: .seconds(30))
+            try await admission.admit((0..<100).map { _ in entry(bulk, .normal) })
+            var running = try await readAll(admission, redis)
+            try await admission.admit((0..<100).map { _ in entry(urgent, .high) })
+            var served: [RunPriority] = []
+            for _ in 0..<32 {
+                try await admission.release(running.removeFirst(), group: admission.keys.workerGroup)
+                let next = try await readAll(admission, redis)
+                served += next.map(\.priority)
+                running += next
+            }
+            let high = served.filter { $0 == .high }.count
+            #expect(high >= 24, "high runs take most freed slots: \(served)")
+            #expect(served.count - high >= 2, "normal runs are not starved: \(served)")
         }
     }
 }

@@ -21,17 +21,27 @@ public struct RedisKeys: Sendable, Hashable {
     public var recoveryStream: String { "\(prefix):runs:recovered" }
     /// Every stream workers read, recovery first, then by priority.
     public var workStreams: [String] { [recoveryStream] + priorityStreams }
+    // Admission (see `Admission`): the scripts build these same names from the prefix, so keep the two in step.
     /// A tenant's admitted runs (in a work stream, running, or waiting for a retry): a set of run ids whose size is
     /// held to the tenant's in-flight limit.
     public func tenantActive(_ tenant: TenantID) -> String { "\(prefix):tenant:\(tenant):active" }
     /// A tenant's runs waiting for a slot: a sorted set of `run|attempt|priority` scored by when they may go.
     public func tenantBacklog(_ tenant: TenantID) -> String { "\(prefix):tenant:\(tenant):backlog" }
-    /// A counter that orders backlog entries admitted within the same millisecond.
-    public var backlogCounter: String { "\(prefix):tenants:backlog_counter" }
     /// Per-tenant in-flight limits that override the configured default (a hash of tenant id → limit).
     public var tenantLimits: String { "\(prefix):tenants:max_in_flight" }
     /// Tenants with admitted or waiting runs (a set), for the reconciler and the queue statistics.
     public var busyTenants: String { "\(prefix):tenants:busy" }
+    /// Tenants that may start a run now (waiting runs, room under their limit), one sorted set per priority of their
+    /// best waiting run, scored by when they were last served: the least recently served goes next.
+    public func readyTenants(_ priority: RunPriority) -> String { "\(prefix):admission:ready:\(priority.rank)" }
+    /// How many runs are admitted across all tenants (the sum of the `tenantActive` sets).
+    public var admittedCount: String { "\(prefix):admission:admitted" }
+    /// How many runs may be admitted across all tenants: the live workers' slots plus a little headroom.
+    public var admissionCapacity: String { "\(prefix):admission:capacity" }
+    /// Live workers: a sorted set of consumer names scored by when their registration expires, and a hash of their
+    /// concurrency.
+    public var workersAlive: String { "\(prefix):workers:alive" }
+    public var workersConcurrency: String { "\(prefix):workers:concurrency" }
     /// The consumer group of the workers on `runStream`.
     public var workerGroup: String { "workers" }
     /// The pub/sub channel carrying one run's events.
