@@ -40,6 +40,11 @@ struct IsolationTests {
                 (.get, "/api/generation/status/\(job)", nil),
                 (.delete, "/api/keys/\(keyID)", nil),
                 (.post, "/api/agent/runs", #"{"message":"into A's thread","thread_id":"\#(thread)"}"#),
+                (.get, "/api/threads/\(thread)", nil),
+                (.patch, "/api/threads/\(thread)", #"{"title":"B was here"}"#),
+                (.put, "/api/threads/\(thread)/switch", nil),
+                (.get, "/api/threads/\(thread)/messages", nil),
+                (.delete, "/api/threads/\(thread)", nil),
             ]
             for (method, path, body) in probes {
                 let response = try await stack.request(method, path, token: tokenB, json: body)
@@ -72,6 +77,9 @@ struct IsolationTests {
             #expect(try await stack.request(.get, "/api/auth/me", token: secret).status == .ok)
             #expect(try stack.json(try await stack.request(.get, "/api/workloads/summary", token: tokenA))["events"]?.intValue ?? 0 >= 1)
             #expect(try stack.json(try await stack.request(.get, "/api/agent/history", token: tokenA))["runs"]?.arrayValue?.count == 2)
+            let threadA = try stack.json(try await stack.request(.get, "/api/threads/\(thread)", token: tokenA))
+            #expect(threadA["title"]?.stringValue == "A's")
+            #expect(threadA["active"] == .bool(false))
         }
     }
 }
