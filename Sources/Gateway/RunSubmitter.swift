@@ -26,6 +26,9 @@ struct RunSubmitter: Sendable {
         var multitaskStrategy: MultitaskStrategy?
         /// Where the run stands in the queue (default `normal`).
         var priority: RunPriority?
+        /// A delayed run: when it may start (RFC 3339), or after how many seconds; at most one of the two.
+        var runAt: String?
+        var delaySeconds: Double?
 
         enum CodingKeys: String, CodingKey {
             case message
@@ -33,10 +36,31 @@ struct RunSubmitter: Sendable {
             case pipeline, parameters
             case multitaskStrategy = "multitask_strategy"
             case priority
+            case runAt = "run_at"
+            case delaySeconds = "delay_seconds"
         }
     }
 
     static let maxMessageLength = 32_000
+    /// How far ahead a run may be scheduled.
+    static let maxDelay: TimeInterval = 366 * 86_400
+
+    /// The time a delayed run may start, or `nil` to start now (a time already past starts now).
+    static func notBefore(_ request: Request, now: Date = Date()) throws -> Date? {
+        let due: Date
+        switch (request.runAt, request.delaySeconds) {
+        case (nil, nil): return nil
+        case (.some, .some): throw NetraError.invalid("give run_at or delay_seconds, not both")
+        case (let text?, nil):
+            guard let date = RFC3339.date(text) else { throw NetraError.invalid("run_at must be an RFC 3339 time such as 2026-12-01T09:00:00Z") }
+            due = date
+        case (nil, let seconds?):
+            guard seconds.isFinite, seconds >= 0 else { throw NetraError.invalid("delay_seconds must be a number of seconds, 0 or more") }
+            due = now.addingTimeInterval(seconds)
+        }
+        guard due.timeIntervalSince(now) <= maxDelay else { throw NetraError.invalid("a run can be scheduled at most 366 days ahead") }
+        return due > now ? due : nil
+    }
 
     /// Validates the request and inserts the queued run. Call `enqueue` afterwards.
     func create(_ request: Request, identity: Identity, logger: Logger) async throws -> RunRecord {
@@ -58,6 +82,7 @@ struct RunSubmitter: Sendable {
         guard !message.isEmpty else { throw NetraError.invalid("message must not be empty") }
         guard !message.utf8.contains(0) else { throw NetraError.invalid("message must not contain NUL characters") }
         guard message.count <= Self.maxMessageLength else { throw NetraError.invalid("message is longer than \(Self.maxMessageLength) characters") }
+        let notBefore = try Self.notBefore(request)
         let pipelineName = request.pipeline ?? PipelineKind.optimize.rawValue
         guard let pipeline = PipelineKind(rawValue: pipelineName) else {
             throw NetraError.invalid("unknown pipeline '\(pipelineName)'; known: \(PipelineKind.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -87,8 +112,11 @@ struct RunSubmitter: Sendable {
         // After interrupting, the new run waits for the cancelled ones to stop, like `enqueue`.
         new.multitask = strategy == .reject ? .reject : .enqueue
         new.priority = request.priority ?? .normal
+        new.notBefore = notBefore
         do {
-            if new.threadID == nil && new.idempotencyKey == nil { return (try await batching.inserts.submit(new), true, false) }
+            if new.threadID == nil && new.idempotencyKey == nil && new.notBefore == nil {
+                return (try await batching.inserts.submit(new), true, false)
+            }
             return try await runs.createOrReplay(new, logger: logger)
         } catch let busy as ThreadBusy {
             throw NetraError(.threadBusy, .conflict, "the thread has an active run (\(busy.activeRun)); multitask_strategy is reject")
@@ -102,6 +130,11 @@ struct RunSubmitter: Sendable {
     /// scheduler's reconciler enqueues it later, so the request still succeeds.
     func enqueue(_ run: RunRecord, logger: Logger) async {
         do {
+            if let due = run.scheduledFor {
+                // A delayed run waits in the scheduled set; the scheduler admits it when due.
+                try await admission.schedule([(RunStreamEntry(run), due)])
+                return
+            }
             try await batching.entries.submit(RunStreamEntry(run))
         } catch {
             logger.warning("Enqueue failed; the reconciler will enqueue the run", metadata: [LogKey.runID: "\(run.id)", LogKey.error: "\(error)"])

@@ -50,6 +50,7 @@ func buildScheduler(_ config: SchedulerConfiguration, logger: Logger) -> some Ap
         ),
         reconciler: Reconciler(store: store, identities: IdentityStore(client: postgres), admission: admission, age: config.reconcileAfter),
         delayed: DelayedQueue(redis: redis, keys: keys),
+        admission: admission,
         interval: config.sweepInterval,
         reconcileInterval: config.reconcileInterval,
         logger: logger

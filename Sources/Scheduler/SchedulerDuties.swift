@@ -10,6 +10,8 @@ struct SchedulerDuties: Service {
     let reaper: Reaper
     let reconciler: Reconciler
     let delayed: DelayedQueue
+    /// Delayed runs (`run_at`, `delay_seconds`) are admitted from here when due.
+    let admission: Admission
     let interval: Duration
     let reconcileInterval: Duration
     let logger: Logger
@@ -25,6 +27,11 @@ struct SchedulerDuties: Service {
                         try await delayed.promoteDue()
                     } catch {
                         logger.warning("Promoting delayed entries failed", metadata: [LogKey.error: "\(error)"])
+                    }
+                    do {
+                        try await admission.promoteScheduled()
+                    } catch {
+                        logger.warning("Admitting due scheduled runs failed", metadata: [LogKey.error: "\(error)"])
                     }
                     do {
                         try await reaper.sweep(logger: logger)

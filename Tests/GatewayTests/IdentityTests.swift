@@ -223,21 +223,22 @@ struct IdentityTests {
     @Test func runSubmissionsAreRateLimitedPerTenant() async throws {
         var options = TestStack.Options()
         options.workers = 0
-        options.rateLimits = RateLimits(runsPerSecond: 0.25, runBurst: 3, requestsPerSecond: 1000, requestBurst: 1000)
+        // A token every 10 s: slow enough that a loaded machine cannot refill the bucket between the burst and the check.
+        options.rateLimits = RateLimits(runsPerSecond: 0.1, runBurst: 3, requestsPerSecond: 1000, requestBurst: 1000)
         try await TestStack.run(options) { stack in
             let tenantA = try await stack.tenantToken()
             let tenantB = try await stack.tenantToken()
             for index in 0..<3 { _ = try await stack.submit(#"{"message":"a \#(index)"}"#, token: tenantA) }
-            expectRateLimited(try await stack.request(.post, "/api/agent/runs", token: tenantA, json: #"{"message":"a 3"}"#), retryAfterAtMost: 4)
+            expectRateLimited(try await stack.request(.post, "/api/agent/runs", token: tenantA, json: #"{"message":"a 3"}"#), retryAfterAtMost: 10)
 
             // B has a bucket of its own, of the same size.
             for index in 0..<3 { _ = try await stack.submit(#"{"message":"b \#(index)"}"#, token: tenantB) }
-            expectRateLimited(try await stack.request(.post, "/api/agent/runs", token: tenantB, json: #"{"message":"b 3"}"#), retryAfterAtMost: 4)
+            expectRateLimited(try await stack.request(.post, "/api/agent/runs", token: tenantB, json: #"{"message":"b 3"}"#), retryAfterAtMost: 10)
 
-            // A can still read, the refused run does not exist, and the bucket refills (a token every 4 s).
+            // A can still read, the refused run does not exist, and the bucket refills (a token every 10 s).
             let history = try stack.json(try await stack.request(.get, "/api/agent/history", token: tenantA))
             #expect(history["runs"]?.arrayValue?.count == 3)
-            try await waitUntil("tenant A's run bucket to refill", timeout: .seconds(15)) {
+            try await waitUntil("tenant A's run bucket to refill", timeout: .seconds(30)) {
                 try await stack.request(.post, "/api/agent/runs", token: tenantA, json: #"{"message":"a later"}"#).status == .accepted
             }
             #expect(try stack.json(try await stack.request(.get, "/api/agent/history", token: tenantA))["runs"]?.arrayValue?.count == 4)

@@ -31,6 +31,8 @@ struct RunsController: Sendable {
         let stagesFinished: [String]?
         let attempt: Int
         let priority: RunPriority
+        /// A delayed run's time, while it has not come.
+        let runAt: Date?
         let createdAt: Date
         let startedAt: Date?
         let finishedAt: Date?
@@ -45,6 +47,7 @@ struct RunsController: Sendable {
             case stageCount = "stage_count"
             case stagesFinished = "stages_finished"
             case attempt, priority
+            case runAt = "run_at"
             case createdAt = "created_at"
             case startedAt = "started_at"
             case finishedAt = "finished_at"
@@ -55,12 +58,13 @@ struct RunsController: Sendable {
             runID = run.id
             threadID = run.threadID
             pipeline = run.pipeline
-            status = run.status
+            status = run.scheduledFor != nil && run.status == .queued ? .scheduled : run.status
             currentStage = run.currentStage
             stageCount = run.stageCount
             stagesFinished = stages?.map(\.name)
             attempt = run.attempt
             priority = run.priority
+            runAt = run.scheduledFor
             createdAt = run.createdAt
             startedAt = run.startedAt
             finishedAt = run.finishedAt
@@ -85,7 +89,8 @@ struct RunsController: Sendable {
             let key = request.headers[.idempotencyKey]
             let (run, created, blocked) = try await submitter.create(body, identity: identity, idempotencyKey: key, logger: context.logger)
             if created && !blocked { await submitter.enqueue(run, logger: context.logger) }
-            var response = try jsonResponse(Accepted(runID: run.id, threadID: run.threadID, status: run.status), status: .accepted)
+            let shown: RunStatus = run.scheduledFor != nil && run.status == .queued ? .scheduled : run.status
+            var response = try jsonResponse(Accepted(runID: run.id, threadID: run.threadID, status: shown), status: .accepted)
             if !created { response.headers[.idempotentReplayed] = "true" }
             return response
         }

@@ -48,6 +48,9 @@ public struct RedisKeys: Sendable, Hashable {
     public func runEvents(_ run: RunID) -> String { "\(prefix):run:\(run):events" }
     /// Runs that were delivered too often (poison messages), for inspection.
     public var deadLetterStream: String { "\(prefix):runs:dead" }
+    /// Delayed runs (`run_at`, `delay_seconds`) waiting for their time: a sorted set of `tenant|run|attempt|priority`
+    /// scored by due time in milliseconds; the scheduler admits them when due.
+    public var scheduledRuns: String { "\(prefix):runs:scheduled" }
     /// The sorted set of entries waiting for their due time (retry backoff), scored by due time in milliseconds.
     public var delayedSet: String { "\(prefix):runs:delayed" }
     /// The control channel: cancellation requests carry the run id.

@@ -3,12 +3,15 @@ import Foundation
 /// The life of a run: `queued → running → succeeded | failed | cancelled | dead`.
 public enum RunStatus: String, Codable, Sendable, CaseIterable {
     case queued, running, succeeded, failed, cancelled, dead
+    /// How the API shows a queued run whose time has not come (`run_at`, `delay_seconds`, or a retry's backoff);
+    /// never stored: the row is `queued` with `not_before` in the future.
+    case scheduled
 
     /// `true` once the run can change no more.
     public var isFinal: Bool {
         switch self {
         case .succeeded, .failed, .cancelled, .dead: true
-        case .queued, .running: false
+        case .queued, .running, .scheduled: false
         }
     }
 }
@@ -47,6 +50,8 @@ public struct RunRecord: Sendable, Equatable {
     public var stageCount: Int
     public var attempt: Int
     public var priority: RunPriority = .normal
+    /// When a queued run whose time has not come may start; `nil` otherwise.
+    public var scheduledFor: Date?
     public var createdAt: Date
     public var startedAt: Date?
     public var finishedAt: Date?

@@ -18,6 +18,8 @@ public struct NewRun: Sendable {
     /// What to do when the thread already has an active run.
     public var multitask: MultitaskStrategy = .enqueue
     public var priority: RunPriority = .normal
+    /// A delayed run's time (`run_at`, `delay_seconds`); it waits in the scheduled set until then.
+    public var notBefore: Date?
 
     public init(
         tenantID: TenantID, threadID: ThreadID?, userID: UserID?, pipeline: String, input: String, stageCount: Int, message: String?,
@@ -57,7 +59,8 @@ public struct RunStore: Sendable {
 
     static let runColumns = """
         id, tenant_id, thread_id, pipeline, status, current_stage, stage_count, attempt,
-        created_at, started_at, finished_at, error::text, result::text, priority::integer
+        created_at, started_at, finished_at, error::text, result::text, priority::integer,
+        CASE WHEN status = 'queued' AND not_before > now() AND not_before < 'infinity' THEN not_before END
         """
 
     /// Inserts a queued run (and the user's message, when the run belongs to a thread) in one transaction.
@@ -105,10 +108,12 @@ public struct RunStore: Sendable {
             }
             let rows = try await connection.query(
                 """
-                INSERT INTO runs (id, tenant_id, thread_id, pipeline, input, status, stage_count, idempotency_key, not_before, priority)
+                INSERT INTO runs (id, tenant_id, thread_id, pipeline, input, status, stage_count, idempotency_key, not_before, priority,
+                                  enqueued_at)
                 VALUES (\(id.uuid), \(new.tenantID.uuid), \(new.threadID?.uuid), \(new.pipeline), \(new.input)::jsonb, 'queued',
-                        \(new.stageCount), \(new.idempotencyKey), CASE WHEN \(blocked) THEN 'infinity'::timestamptz END,
-                        \(new.priority.rank))
+                        \(new.stageCount), \(new.idempotencyKey),
+                        CASE WHEN \(blocked) THEN 'infinity'::timestamptz ELSE \(new.notBefore)::timestamptz END,
+                        \(new.priority.rank), COALESCE(\(new.notBefore)::timestamptz, now()))
                 ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
                 RETURNING \(unescaped: Self.runColumns)
                 """,
@@ -246,15 +251,16 @@ public struct RunStore: Sendable {
 
     static func records(_ rows: PostgresRowSequence) async throws -> [RunRecord] {
         var runs: [RunRecord] = []
-        let columns = (UUID, UUID, UUID?, String, String, String?, Int, Int, Date, Date?, Date?, String?, String?, Int).self
+        let columns = (UUID, UUID, UUID?, String, String, String?, Int, Int, Date, Date?, Date?, String?, String?, Int, Date?).self
         for try await row in rows.decode(columns) {
-            let (id, tenant, thread, pipeline, status, stage, stageCount, attempt, created, started, finished, error, result, priority) = row
+            let (id, tenant, thread, pipeline, status, stage, stageCount, attempt, created, started, finished, error, result, priority, due) = row
             var run = RunRecord(
                 id: RunID(uuid: id), tenantID: TenantID(uuid: tenant), threadID: thread.map(ThreadID.init), pipeline: pipeline,
                 status: RunStatus(rawValue: status) ?? .failed, currentStage: stage, stageCount: stageCount, attempt: attempt,
                 createdAt: created, startedAt: started, finishedAt: finished, error: error, result: result
             )
             run.priority = RunPriority(rank: priority) ?? .normal
+            run.scheduledFor = due
             runs.append(run)
         }
         return runs

@@ -147,7 +147,7 @@ public struct ThreadStore: Sendable {
                 return "The run \(status.rawValue): \(message)"
             }
             return "The run \(status.rawValue)."
-        case .queued, .running: return ""
+        case .queued, .running, .scheduled: return ""
         }
     }
 

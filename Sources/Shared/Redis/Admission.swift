@@ -1,3 +1,5 @@
+import Foundation
+
 /// Fair admission of runs into the work streams, so that one tenant flooding the queue cannot delay the others.
 ///
 /// Two limits hold at once:
@@ -105,6 +107,26 @@ public struct Admission: Sendable {
           end
           return promoted
         end
+
+        -- Puts a run in its tenant's backlog (unless it holds a slot) and fills any room. 1: joined the backlog;
+        -- 0: already admitted; 2: already admitted and, in `reconcile` mode, given a fresh stream entry.
+        local function admit(t, run, attempt, priority, aging, mode)
+          if redis.call('SISMEMBER', activeKey(t), run) == 1 then
+            if mode ~= 'reconcile' then return 0 end
+            -- The run holds a slot but may have been lost from its stream; a second entry is harmless (claims are fenced).
+            redis.call('XADD', streams[tonumber(priority) + 1], '*', 'run', run, 'tenant', t, 'attempt', attempt, 'priority', priority)
+            return 2
+          end
+          -- Scored in thousandths of a millisecond: the time plus the priority's delay, and a counter so that runs
+          -- admitted within the same millisecond keep their order (scores stay exact integers in a double).
+          local time = redis.call('TIME')
+          local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+          local tick = redis.call('INCR', tickKey) % 1000
+          redis.call('ZADD', backlogKey(t), 'NX', (now + tonumber(aging)) * 1000 + tick, run .. '|' .. attempt .. '|' .. priority)
+          refresh(t)
+          pump()
+          return 1
+        end
         """
 
     /// ARGV[4…9]: tenant, run, attempt, priority rank, aging ms, mode (`submit` or `reconcile`).
@@ -112,22 +134,21 @@ public struct Admission: Sendable {
     /// was admitted and `reconcile` added a fresh stream entry for it.
     static let admitScript = RedisScript(
         prelude + "\n" + """
-            local t, run, attempt, priority = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
-            if redis.call('SISMEMBER', activeKey(t), run) == 1 then
-              if ARGV[9] ~= 'reconcile' then return 0 end
-              -- The run holds a slot but may have been lost from its stream; a second entry is harmless (claims are fenced).
-              redis.call('XADD', streams[tonumber(priority) + 1], '*', 'run', run, 'tenant', t, 'attempt', attempt, 'priority', priority)
-              return 2
+            return admit(ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9])
+            """
+    )
+
+    /// ARGV[4…6]: the scheduled set, now (ms), batch size; ARGV[7…9]: aging ms of high, normal, low. Admits up to a
+    /// batch of the scheduled runs that are due, removing each from the set in the same script.
+    static let promoteScheduledScript = RedisScript(
+        prelude + "\n" + """
+            local due = redis.call('ZRANGEBYSCORE', ARGV[4], '-inf', ARGV[5], 'LIMIT', 0, tonumber(ARGV[6]))
+            for _, member in ipairs(due) do
+              local t, run, attempt, priority = string.match(member, '^([^|]+)|([^|]+)|([^|]+)|(%d)$')
+              if t then admit(t, run, attempt, priority, ARGV[7 + tonumber(priority)], 'submit') end
+              redis.call('ZREM', ARGV[4], member)
             end
-            -- Scored in thousandths of a millisecond: the time plus the priority's delay, and a counter so that runs
-            -- admitted within the same millisecond keep their order (scores stay exact integers in a double).
-            local time = redis.call('TIME')
-            local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-            local tick = redis.call('INCR', tickKey) % 1000
-            redis.call('ZADD', backlogKey(t), 'NX', (now + tonumber(ARGV[8])) * 1000 + tick, run .. '|' .. attempt .. '|' .. priority)
-            refresh(t)
-            pump()
-            return 1
+            return #due
             """
     )
 
@@ -214,6 +235,36 @@ public struct Admission: Sendable {
             }
         )
         try Self.check(replies)
+    }
+
+    /// Holds each run until its due time in the scheduled set; the scheduler admits it when due
+    /// (`promoteScheduled`), and the reconciler if Redis lost it.
+    public func schedule(_ entries: [(entry: RunStreamEntry, due: Date)]) async throws {
+        guard !entries.isEmpty else { return }
+        let replies = try await redis.pipeline(entries.map { item in
+            [
+                "ZADD", RedisArgument(keys.scheduledRuns), RedisArgument(String(Int64(item.due.timeIntervalSince1970 * 1000))),
+                RedisArgument("\(item.entry.tenantID)|\(item.entry.runID)|\(item.entry.attempt)|\(item.entry.priority.rank)"),
+            ]
+        })
+        try Self.check(replies)
+    }
+
+    /// Admits every scheduled run due by `now`; returns how many.
+    @discardableResult
+    public func promoteScheduled(now: Date = Date(), batch: Int = 500) async throws -> Int {
+        var moved = 0
+        while true {
+            let reply = try await Self.promoteScheduledScript.run(
+                on: redis, keys: [],
+                arguments: common + [
+                    RedisArgument(keys.scheduledRuns), RedisArgument(String(Int64(now.timeIntervalSince1970 * 1000))), RedisArgument(batch),
+                ] + RunPriority.allCases.map { RedisArgument(Self.agingMilliseconds($0)) }
+            )
+            let count = reply.int ?? 0
+            moved += count
+            if count < batch { return moved }
+        }
     }
 
     /// Acknowledges a finished run's stream entry and gives its slot to the next waiting run, atomically. Releasing a

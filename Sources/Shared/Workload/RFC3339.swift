@@ -4,8 +4,8 @@ import Foundation
 ///
 /// `T` may also be `t` or a space (RFC 3339 §5.6 note); `Z` may be `z`. The offset is required. Fractional seconds may
 /// have any number of digits. Second 60 (a leap second) is accepted and lands on the next minute.
-enum RFC3339 {
-    static func date(_ text: String) -> Date? {
+public enum RFC3339 {
+    public static func date(_ text: String) -> Date? {
         if let seconds = text.utf8.withContiguousStorageIfAvailable(unixSeconds) { return seconds.map(Date.init(timeIntervalSince1970:)) }
         return Array(text.utf8).withUnsafeBufferPointer(unixSeconds).map(Date.init(timeIntervalSince1970:))
     }
