@@ -1,5 +1,6 @@
 import ArgumentParser
 import Hummingbird
+import Logging
 import ServiceLifecycle
 import Shared
 
@@ -33,7 +34,8 @@ struct GatewayCommand: AsyncParsableCommand {
         flags[SettingKey.adminToken.name] = adminToken
         flags[SettingKey.heartbeatInterval.name] = heartbeatInterval
         let config = try ProcessBootstrap.load { try GatewayConfiguration(settings: Settings(flags: flags)) }
-        let logger = ProcessBootstrap.logger(label: "netra.gateway", level: config.service.logLevel)
+        LogBootstrap.bootstrap(format: config.service.logFormat, level: config.service.logLevel)
+        let logger = Logger(label: "netra.gateway")
         let (app, sessions) = try await buildGateway(config, logger: logger)
         // The WebSocket registry is listed last, so it hears SIGTERM first and closes sockets with 1001 (going
         // away) before the HTTP server drains.

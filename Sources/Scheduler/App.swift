@@ -27,7 +27,8 @@ struct SchedulerCommand: AsyncParsableCommand {
         flags[SettingKey.httpPort.name] = port
         flags[SettingKey.leaderTTL.name] = leaderTTL
         let config = try ProcessBootstrap.load { try SchedulerConfiguration(settings: Settings(flags: flags)) }
-        let logger = ProcessBootstrap.logger(label: "netra.scheduler", level: config.service.logLevel)
+        LogBootstrap.bootstrap(format: config.service.logFormat, level: config.service.logLevel)
+        let logger = Logger(label: "netra.scheduler")
         try await buildScheduler(config, logger: logger).runService()
     }
 }

@@ -41,7 +41,8 @@ struct WorkerCommand: AsyncParsableCommand {
         flags[SettingKey.llmModel.name] = llmModel
         flags[SettingKey.llmTimeout.name] = llmTimeout
         let config = try ProcessBootstrap.load { try WorkerConfiguration(settings: Settings(flags: flags)) }
-        let logger = ProcessBootstrap.logger(label: "netra.worker", level: config.service.logLevel)
+        LogBootstrap.bootstrap(format: config.service.logFormat, level: config.service.logLevel)
+        let logger = Logger(label: "netra.worker")
         let services = buildWorkerServices(config, logger: logger)
         try await ProcessBootstrap.serviceGroup(services, logger: logger).run()
     }

@@ -5,13 +5,15 @@ import PostgresNIO
 ///
 /// - Configuration keys: `redis.url` (default `redis://127.0.0.1:6379`), `redis.prefix` (default `netra`),
 ///   `database.url` (default `postgres://netra:netra@127.0.0.1:5432/netra`), `database.pool.size`
-///   (default 20), `log.level` (default `info`), `tenant.max.in.flight` (runs a tenant may have admitted at once
-///   unless the admin API sets its own limit, default 100).
+///   (default 20), `log.level` (default `info`), `log.format` (`text` or `json`, default `text`),
+///   `tenant.max.in.flight` (runs a tenant may have admitted at once unless the admin API sets its own limit,
+///   default 100).
 public struct ServiceConfiguration: Sendable {
     public var redis: RedisEndpoint
     public var keys: RedisKeys
     public var postgres: PostgresClient.Configuration
     public var logLevel: Logger.Level
+    public var logFormat = LogFormat.text
     public var tenantMaxInFlight = Self.defaultTenantMaxInFlight
     public static let defaultTenantMaxInFlight = 100
 
@@ -37,6 +39,7 @@ public struct ServiceConfiguration: Sendable {
         )
         postgres.options.maximumConnections = try settings.int(.databasePoolSize, default: 20, in: 1...500)
         self.init(redis: redis, keys: RedisKeys(prefix: prefix), postgres: postgres, logLevel: try settings.logLevel())
+        logFormat = try settings.logFormat()
         tenantMaxInFlight = try settings.int(.tenantMaxInFlight, default: Self.defaultTenantMaxInFlight, in: 1...1_000_000)
     }
 }

@@ -36,6 +36,8 @@ public struct SettingKey: Sendable, Hashable {
     public static let retryDelay = SettingKey("retry.delay")
     public static let reconcileAfter = SettingKey("reconcile.after")
     public static let logLevel = SettingKey("log.level")
+    /// `text` (default) or `json`: one JSON object per log line.
+    public static let logFormat = SettingKey("log.format")
     /// Per-tenant limits (per second; the burst is twice that) on run submissions and on API requests.
     public static let rateLimitRuns = SettingKey("rate.limit.runs")
     public static let rateLimitRequests = SettingKey("rate.limit.requests")
@@ -131,6 +133,15 @@ public struct Settings: Sendable {
         }
         return level
     }
+
+    /// The log line format (`text` or `json`).
+    public func logFormat(default defaultValue: LogFormat = .text) throws -> LogFormat {
+        guard let text = string(.logFormat) else { return defaultValue }
+        guard let format = LogFormat(rawValue: text.lowercased()) else {
+            throw ConfigurationError(.logFormat, "expected text or json; got '\(text)'")
+        }
+        return format
+    }
 }
 
 /// The flags every Netra process accepts; each mirrors a `NETRA_*` environment variable.
@@ -147,6 +158,9 @@ public struct CommonOptions: ParsableArguments, Sendable {
     @Option(name: .customLong("log-level"), help: "Log level (NETRA_LOG_LEVEL), default info.")
     public var logLevel: String?
 
+    @Option(name: .customLong("log-format"), help: "Log format, text or json (NETRA_LOG_FORMAT), default text.")
+    public var logFormat: String?
+
     public init() {}
 
     /// The flags that were given, by setting name.
@@ -156,6 +170,7 @@ public struct CommonOptions: ParsableArguments, Sendable {
         values[SettingKey.redisPrefix.name] = redisPrefix
         values[SettingKey.databaseURL.name] = databaseURL
         values[SettingKey.logLevel.name] = logLevel
+        values[SettingKey.logFormat.name] = logFormat
         return values
     }
 }

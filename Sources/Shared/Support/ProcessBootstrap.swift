@@ -26,18 +26,6 @@ public enum ProcessBootstrap {
         configuration.maximumGracefulShutdownDuration = gracePeriod
         return ServiceGroup(configuration: configuration)
     }
-
-    /// Bootstraps logging to standard error once, and returns the process's root logger.
-    public static func logger(label: String, level: Logger.Level) -> Logger {
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
-        var logger = Logger(label: label)
-        logger.logLevel = level
-        return logger
-    }
 }
 
 /// Metadata keys used in log lines, in one place.
