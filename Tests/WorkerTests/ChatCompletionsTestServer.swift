@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import ServiceLifecycle
 import Logging
 import NIOCore
 import Synchronization
@@ -53,8 +54,8 @@ enum ChatCompletionsTestServer {
 
     struct DidNotStart: Error {}
 
-    /// Runs `body` with the server's base URL (`http://127.0.0.1:PORT/v1`) and its request log, then stops the server
-    /// by cancelling it (which also ends a reply still sleeping to simulate a hang).
+    /// Runs `body` with the server's base URL (`http://127.0.0.1:PORT/v1`) and its request log, then shuts the server
+    /// down gracefully (a reply still sleeping to simulate a hang finishes first).
     static func with<Value>(
         reply: @escaping Reply, logger: Logger, _ body: (_ baseURL: String, _ log: Log) async throws -> Value
     ) async throws -> Value {
@@ -71,14 +72,27 @@ enum ChatCompletionsTestServer {
             router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
             onServerRunning: { portContinuation.yield($0.localAddress?.port ?? 0) }, logger: logger
         )
+        // Stopped by a graceful shutdown, not by cancelling its task: cancelling a NIO server while it accepts a
+        // connection (a client still retrying) traps in NIOAsyncWriter's deinit (apple/swift-nio#2637).
+        let server = ServiceGroup(configuration: .init(services: [app], logger: logger))
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 defer { portContinuation.finish() }
-                try await app.run()
+                try await server.run()
             }
-            defer { group.cancelAll() }
-            guard let port = await ports.first(where: { _ in true }), port > 0 else { throw DidNotStart() }
-            return try await body("http://127.0.0.1:\(port)/v1", log)
+            let outcome: Result<Value, any Error>
+            if let port = await ports.first(where: { _ in true }), port > 0 {
+                do {
+                    outcome = .success(try await body("http://127.0.0.1:\(port)/v1", log))
+                } catch {
+                    outcome = .failure(error)
+                }
+            } else {
+                outcome = .failure(DidNotStart())
+            }
+            await server.triggerGracefulShutdown()
+            try await group.waitForAll()
+            return try outcome.get()
         }
     }
 

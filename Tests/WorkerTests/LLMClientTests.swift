@@ -133,7 +133,7 @@ struct LLMClientTests {
         let timeout = Duration.milliseconds(300)
         let message = "Optimize my AI workload costs"
         let hang: Server.Reply = { _, _ in
-            try await Task.sleep(for: .seconds(5))  // the simulated hang; cancelled when the server stops
+            try await Task.sleep(for: .seconds(3))  // the simulated hang; the graceful shutdown waits it out
             return Server.completion(#"{"goal":"latency"}"#)
         }
         try await Server.with(reply: hang, logger: logger) { baseURL, _ in
