@@ -65,12 +65,12 @@ let package = Package(
         ),
         .executableTarget(
             name: "Gateway",
-            dependencies: ["Shared", hummingbird, websocket, nioWebSocket, auth, bcrypt, jwt, crypto, argumentParser],
+            dependencies: ["Shared", hummingbird, websocket, nioWebSocket, auth, bcrypt, jwt, crypto, argumentParser, metrics],
             resources: [.embedInCode("OpenAPI/openapi.json")],
             swiftSettings: settings
         ),
-        .executableTarget(name: "Worker", dependencies: ["Shared", argumentParser, httpClient], swiftSettings: settings),
-        .executableTarget(name: "Scheduler", dependencies: ["Shared", hummingbird, argumentParser], swiftSettings: settings),
+        .executableTarget(name: "Worker", dependencies: ["Shared", argumentParser, httpClient, hummingbird, metrics], swiftSettings: settings),
+        .executableTarget(name: "Scheduler", dependencies: ["Shared", hummingbird, argumentParser, metrics], swiftSettings: settings),
         .target(
             name: "SharedTestSupport",
             dependencies: ["Shared", logging, postgres, nio, nioPosix],

@@ -96,6 +96,7 @@ func buildRouter(_ dependencies: GatewayDependencies) -> Router<GatewayContext> 
     router.add(middleware: ErrorMiddleware())
     router.add(middleware: RequestLogMiddleware(.debug))  // not LogRequestsMiddleware: it logs `/ws?token=…` whole
     HealthController(postgres: dependencies.postgres, redis: dependencies.redis).addRoutes(to: router)
+    Observability.addRoutes(to: router)
     OpenAPIController().addRoutes(to: router)
 
     let api = router.group("api").add(middleware: AvailabilityMiddleware(monitor: dependencies.monitor))

@@ -35,6 +35,7 @@ struct GatewayCommand: AsyncParsableCommand {
         flags[SettingKey.heartbeatInterval.name] = heartbeatInterval
         let config = try ProcessBootstrap.load { try GatewayConfiguration(settings: Settings(flags: flags)) }
         LogBootstrap.bootstrap(format: config.service.logFormat, level: config.service.logLevel)
+        Observability.bootstrap()
         let logger = Logger(label: "netra.gateway")
         let (app, sessions) = try await buildGateway(config, logger: logger)
         // The WebSocket registry is listed last, so it hears SIGTERM first and closes sockets with 1001 (going

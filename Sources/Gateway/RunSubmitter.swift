@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Logging
+import Metrics
 import Shared
 
 /// Validates and creates runs: the row first, then the stream entry. Shared by REST and the WebSocket.
@@ -129,6 +130,7 @@ struct RunSubmitter: Sendable {
     /// The run is already durable in PostgreSQL (a transactional outbox): if Redis does not take the entry, the
     /// scheduler's reconciler enqueues it later, so the request still succeeds.
     func enqueue(_ run: RunRecord, logger: Logger) async {
+        NetraMetric.counter(NetraMetric.runsSubmitted, [("pipeline", run.pipeline)]).increment()
         do {
             if let due = run.scheduledFor {
                 // A delayed run waits in the scheduled set; the scheduler admits it when due.

@@ -28,6 +28,7 @@ struct SchedulerCommand: AsyncParsableCommand {
         flags[SettingKey.leaderTTL.name] = leaderTTL
         let config = try ProcessBootstrap.load { try SchedulerConfiguration(settings: Settings(flags: flags)) }
         LogBootstrap.bootstrap(format: config.service.logFormat, level: config.service.logLevel)
+        Observability.bootstrap()
         let logger = Logger(label: "netra.scheduler")
         try await buildScheduler(config, logger: logger).runService()
     }
@@ -52,6 +53,7 @@ func buildScheduler(_ config: SchedulerConfiguration, logger: Logger) -> some Ap
         reconciler: Reconciler(store: store, identities: IdentityStore(client: postgres), admission: admission, age: config.reconcileAfter),
         delayed: DelayedQueue(redis: redis, keys: keys),
         admission: admission,
+        queueMetrics: QueueMetrics(admission: admission),
         interval: config.sweepInterval,
         reconcileInterval: config.reconcileInterval,
         logger: logger
@@ -60,6 +62,7 @@ func buildScheduler(_ config: SchedulerConfiguration, logger: Logger) -> some Ap
     router.get("/health") { _, _ in
         HealthStatus(status: "ok", leader: election.isLeader, instance: config.instanceID)
     }
+    Observability.addRoutes(to: router)
     var app = Application(
         router: router,
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "netra-scheduler"),

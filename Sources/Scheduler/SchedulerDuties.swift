@@ -1,4 +1,5 @@
 import Logging
+import Metrics
 import ServiceLifecycle
 import Shared
 
@@ -12,6 +13,9 @@ struct SchedulerDuties: Service {
     let delayed: DelayedQueue
     /// Delayed runs (`run_at`, `delay_seconds`) are admitted from here when due.
     let admission: Admission
+    /// The queue's gauges, refreshed by the leader every `metricsInterval`.
+    let queueMetrics: QueueMetrics
+    var metricsInterval: Duration = .seconds(1)
     let interval: Duration
     let reconcileInterval: Duration
     let logger: Logger
@@ -21,6 +25,7 @@ struct SchedulerDuties: Service {
         await cancelWhenGracefulShutdown {
             let clock = ContinuousClock()
             var lastReconcile = clock.now - reconcileInterval
+            var lastMetrics = clock.now - metricsInterval
             while !Task.isCancelled {
                 if election.isLeader {
                     do {
@@ -34,9 +39,19 @@ struct SchedulerDuties: Service {
                         logger.warning("Admitting due scheduled runs failed", metadata: [LogKey.error: "\(error)"])
                     }
                     do {
-                        try await reaper.sweep(logger: logger)
+                        let report = try await reaper.sweep(logger: logger)
+                        if report.requeued > 0 { NetraMetric.counter(NetraMetric.runsReclaimed).increment(by: report.requeued) }
+                        if report.dead > 0 { NetraMetric.counter(NetraMetric.runsDead).increment(by: report.dead) }
                     } catch {
                         logger.warning("Reaper sweep failed", metadata: [LogKey.error: "\(error)"])
+                    }
+                    if clock.now - lastMetrics >= metricsInterval {
+                        lastMetrics = clock.now
+                        do {
+                            try await queueMetrics.update()
+                        } catch {
+                            logger.warning("Reading the queue's figures failed", metadata: [LogKey.error: "\(error)"])
+                        }
                     }
                     if clock.now - lastReconcile >= reconcileInterval {
                         lastReconcile = clock.now

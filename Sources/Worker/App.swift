@@ -13,11 +13,17 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(name: .customLong("worker-concurrency"), help: "Runs executed at once (NETRA_WORKER_CONCURRENCY), default 16.")
     var concurrency: String?
 
-    @Option(name: .customLong("heartbeat-interval"), help: "Seconds between lease renewals (NETRA_HEARTBEAT_INTERVAL), default 5.")
+    @Option(name: .customLong("heartbeat-interval"), help: "Seconds between lease renewals (NETRA_HEARTBEAT_INTERVAL), default 3.")
     var heartbeatInterval: String?
 
-    @Option(name: .customLong("lease-duration"), help: "Seconds a claim stays valid without renewal (NETRA_LEASE_DURATION), default 15.")
+    @Option(name: .customLong("lease-duration"), help: "Seconds a claim stays valid without renewal (NETRA_LEASE_DURATION), default 10.")
     var leaseDuration: String?
+
+    @Option(name: .customLong("http-host"), help: "Address of /health and /metrics (NETRA_HTTP_HOST), default 127.0.0.1.")
+    var httpHost: String?
+
+    @Option(name: .customLong("http-port"), help: "Port of /health and /metrics (NETRA_HTTP_PORT); unset: not served.")
+    var httpPort: String?
 
     @Option(name: .customLong("llm-base-url"), help: "OpenAI-compatible base URL of the optional LLM (NETRA_LLM_BASE_URL).")
     var llmBaseURL: String?
@@ -40,8 +46,11 @@ struct WorkerCommand: AsyncParsableCommand {
         flags[SettingKey.llmAPIKey.name] = llmAPIKey
         flags[SettingKey.llmModel.name] = llmModel
         flags[SettingKey.llmTimeout.name] = llmTimeout
+        flags[SettingKey.httpHost.name] = httpHost
+        flags[SettingKey.httpPort.name] = httpPort
         let config = try ProcessBootstrap.load { try WorkerConfiguration(settings: Settings(flags: flags)) }
         LogBootstrap.bootstrap(format: config.service.logFormat, level: config.service.logLevel)
+        Observability.bootstrap()
         let logger = Logger(label: "netra.worker")
         let services = buildWorkerServices(config, logger: logger)
         try await ProcessBootstrap.serviceGroup(services, logger: logger).run()

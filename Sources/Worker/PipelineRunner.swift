@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import Shared
 import Synchronization
 
@@ -47,6 +48,7 @@ struct PipelineRunner: Sendable {
             }
             logger[metadataKey: LogKey.attempt] = "\(run.attempt)"
             logger.debug("Claimed run")
+            NetraMetric.counter(NetraMetric.runsStarted, [("pipeline", run.pipeline)]).increment()
             let runLogger = logger
             let ended: Bool
             do {
@@ -63,6 +65,7 @@ struct PipelineRunner: Sendable {
                     RunWrite(runID: run.id, tenantID: run.tenantID, attempt: run.attempt, events: [completed], outcome: .cancelled)
                 )
                 logger.debug("Run cancelled")
+                NetraMetric.counter(NetraMetric.runsFinished, [("pipeline", run.pipeline), ("status", "cancelled")]).increment()
                 ended = true
             } catch is CancellationError {
                 // Shutting down before the run finished: give the lease back so another worker resumes it at once.
@@ -217,6 +220,7 @@ struct PipelineRunner: Sendable {
                 }
             }
             let finishedAt = Date()
+            NetraMetric.timer(NetraMetric.stageDuration, [("stage", stage.name)]).record(finishedAt.timeIntervalSince(startedAt))
             var completed = SubAgentUpdate(stageIndex: index, stageCount: pipeline.count, status: "completed")
             completed.summary = result.summary
             completed.durationMilliseconds = Int((finishedAt.timeIntervalSince(startedAt) * 1000).rounded())
@@ -237,6 +241,7 @@ struct PipelineRunner: Sendable {
             logger: logger
         )
         logger.debug("Run succeeded")
+        NetraMetric.counter(NetraMetric.runsFinished, [("pipeline", run.pipeline), ("status", "succeeded")]).increment()
         return true
     }
 
@@ -280,6 +285,7 @@ struct PipelineRunner: Sendable {
             ),
             logger: logger
         )
+        NetraMetric.counter(NetraMetric.runsFinished, [("pipeline", run.pipeline), ("status", "failed")]).increment()
     }
 
     /// Commits a step (batched with other runs' steps), which also publishes its events.

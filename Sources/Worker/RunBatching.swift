@@ -1,4 +1,5 @@
 import Logging
+import Metrics
 import Shared
 
 /// Group commit for one worker: the claims and the step commits of all the runs it executes are batched across runs,
@@ -13,12 +14,16 @@ struct RunBatching: Sendable {
     init(store: RunStore, redis: RedisClient, keys: RedisKeys, worker: String, lease: Duration, logger: Logger) {
         claims = Batcher(maxBatch: 128, maxConcurrentFlushes: 2) { entries in
             await Batcher.serveEachAloneOnFailure(entries, logger: logger, "Claiming a batch failed") {
-                try await store.claim($0, worker: worker, lease: lease, logger: logger).map { .success($0) }
+                let started = ContinuousClock.now
+                defer { NetraMetric.timer(NetraMetric.postgresBatch, [("statement", "claim")]).record(duration: ContinuousClock.now - started) }
+                return try await store.claim($0, worker: worker, lease: lease, logger: logger).map { .success($0) }
             }
         }
         commits = Batcher(maxBatch: 256, maxConcurrentFlushes: 3) { writes in
             await Batcher.serveEachAloneOnFailure(writes, logger: logger, "Committing a batch failed") { writes in
+                let started = ContinuousClock.now
                 let results = try await store.commit(writes, logger: logger)
+                NetraMetric.timer(NetraMetric.postgresBatch, [("statement", "commit")]).record(duration: ContinuousClock.now - started)
                 await Self.publish(zip(writes, results).filter { (try? $0.1.get()) != nil }.map(\.0), redis: redis, keys: keys, logger: logger)
                 return results.map { $0.mapError { $0 as any Error } }
             }

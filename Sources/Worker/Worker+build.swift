@@ -1,3 +1,4 @@
+import Hummingbird
 import Logging
 import PostgresNIO
 import ServiceLifecycle
@@ -32,11 +33,29 @@ func buildWorkerServices(_ config: WorkerConfiguration, logger: Logger) -> [Serv
         retryBaseDelay: config.retryBaseDelay
     )
     let consumer = RunConsumer(config: config, postgres: postgres, runner: runner, logger: logger)
-    return [
+    var monitoring: [ServiceGroupConfiguration.ServiceConfiguration] = []
+    if let http = config.http {
+        // `/health` answers while the process runs; `/metrics` serves this worker's metrics.
+        let router = Router()
+        router.get("/health") { _, _ in WorkerHealth(status: "ok", worker: config.consumerName, concurrency: config.concurrency) }
+        Observability.addRoutes(to: router)
+        let app = Application(
+            router: router, configuration: .init(address: .hostname(http.host, port: http.port), serverName: "netra-worker"), logger: logger
+        )
+        monitoring.append(.init(service: app))
+    }
+    return monitoring + [
         .init(service: postgres),
         .init(service: subscriber),
         .init(service: ControlListener(subscriber: subscriber, channel: config.service.keys.control, registry: registry, logger: logger)),
         .init(service: WorkerRegistration(admission: admission, worker: config.consumerName, concurrency: config.concurrency, logger: logger)),
         .init(service: consumer, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
     ]
+}
+
+/// The worker's `/health` body.
+struct WorkerHealth: ResponseCodable {
+    let status: String
+    let worker: String
+    let concurrency: Int
 }

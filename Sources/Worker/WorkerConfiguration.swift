@@ -3,7 +3,8 @@ import Shared
 
 /// A worker process's settings.
 ///
-/// - Configuration keys: the shared ones (`ServiceConfiguration`), plus `worker.concurrency` (runs executed at once,
+/// - Configuration keys: the shared ones (`ServiceConfiguration`), plus `http.host` and `http.port` (where `/health`
+///   and `/metrics` are served; only when a port is set), `worker.concurrency` (runs executed at once,
 ///   default 16), `heartbeat.interval` (seconds between lease renewals, default 3) and `lease.duration` (seconds a
 ///   claim stays valid without renewal, default 10; the scheduler's reaper uses the same value), and the optional LLM's
 ///   `llm.base.url`, `llm.api.key`, `llm.model` and `llm.timeout` (``LLMConfiguration``).
@@ -20,6 +21,9 @@ struct WorkerConfiguration: Sendable {
     var readBlock: Duration = .seconds(2)
     /// The optional LLM; `nil` (the default) keeps triage and reporting fully deterministic.
     var llm: LLMConfiguration?
+    /// Where `/health` and `/metrics` are served (`http.host`, default 127.0.0.1, and `http.port`); `nil` (no port
+    /// configured): nowhere.
+    var http: (host: String, port: Int)?
 
     init(service: ServiceConfiguration, concurrency: Int, heartbeatInterval: Duration, leaseDuration: Duration, consumerName: String) {
         self.service = service
@@ -44,5 +48,9 @@ struct WorkerConfiguration: Sendable {
         )
         retryBaseDelay = try settings.seconds(.retryDelay, default: .seconds(1), in: 0.001...3600)
         llm = try LLMConfiguration(settings: settings)
+        // Served only when a port is configured: several workers on one host (the dev and bench scripts) would collide.
+        if settings.string(.httpPort) != nil {
+            http = (settings.string(.httpHost) ?? "127.0.0.1", try settings.int(.httpPort, default: 8081, in: 1...65535))
+        }
     }
 }

@@ -17,12 +17,13 @@ struct DelayedRunTests {
         }
     }
 
+    // Delays of a few seconds: the suite runs in parallel on two cores, where one request can take a second.
     @Test func aDelayedRunWaitsScheduledAndStartsWithinASecondOfItsTime() async throws {
         try await TestStack.run(workers: 1) { stack in
             let token = try await stack.tenantToken()
             let bodies: [@Sendable () -> String] = [
-                { #"{"message":"later","pipeline":"bench","parameters":{"stages":1},"delay_seconds":1.5}"# },
-                { #"{"message":"at a time","pipeline":"bench","parameters":{"stages":1},"run_at":"\#(JSONText.timestamp(Date().addingTimeInterval(2)))"}"# },
+                { #"{"message":"later","pipeline":"bench","parameters":{"stages":1},"delay_seconds":4}"# },
+                { #"{"message":"at a time","pipeline":"bench","parameters":{"stages":1},"run_at":"\#(JSONText.timestamp(Date().addingTimeInterval(4)))"}"# },
             ]
             for makeBody in bodies {
                 let body = makeBody()
@@ -71,7 +72,7 @@ struct DelayedRunTests {
     @Test func aCancelledScheduledRunNeverRuns() async throws {
         try await TestStack.run(workers: 1) { stack in
             let token = try await stack.tenantToken()
-            let run = try await stack.submit(#"{"message":"never","pipeline":"bench","delay_seconds":1}"#, token: token)
+            let run = try await stack.submit(#"{"message":"never","pipeline":"bench","delay_seconds":4}"#, token: token)
             let cancelled = try stack.json(try await stack.request(.post, "/api/agent/runs/\(run)/cancel", token: token))
             #expect(cancelled["status"]?.stringValue == "cancelled")
             let redis = RedisClient(endpoint: stack.service.redis, logger: TestEnvironment.logger("delayed-test"))

@@ -1,6 +1,7 @@
 import Foundation
 import HummingbirdWebSocket
 import Logging
+import Metrics
 import NIOWebSocket
 import Shared
 
@@ -83,7 +84,9 @@ struct WebSocketSession: Sendable {
             }
             var limiter = WebSocketMessageLimiter(limit: messageLimit)
             // Errors of the inbound stream (1009 among them) propagate: the library closes with their code.
+            let received = NetraMetric.counter(NetraMetric.webSocketMessages, [("direction", "in")])
             for try await message in inbound.messages(maxSize: Self.maxMessageSize) {
+                received.increment()
                 switch limiter.admit() {
                 case .accept:
                     break

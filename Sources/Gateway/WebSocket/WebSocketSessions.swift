@@ -1,6 +1,8 @@
 import Foundation
+import Metrics
 import HummingbirdWebSocket
 import NIOWebSocket
+import Shared
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -24,8 +26,18 @@ final class WebSocketSessions: Service, Sendable {
     /// Registers a session for the duration of `body`.
     func withSession<T>(_ outbound: WebSocketOutboundWriter, _ body: () async throws -> T) async rethrows -> T {
         let id = UUID()
-        open.withLock { $0[id] = outbound }
-        defer { open.withLock { _ = $0.removeValue(forKey: id) } }
+        let connections = open.withLock { open in
+            open[id] = outbound
+            return open.count
+        }
+        NetraMetric.gauge(NetraMetric.webSocketConnections).record(connections)
+        defer {
+            let connections = open.withLock { open in
+                _ = open.removeValue(forKey: id)
+                return open.count
+            }
+            NetraMetric.gauge(NetraMetric.webSocketConnections).record(connections)
+        }
         return try await body()
     }
 

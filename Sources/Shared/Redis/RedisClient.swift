@@ -1,4 +1,5 @@
 import Logging
+import Metrics
 import NIOCore
 import NIOPosix
 import Synchronization
@@ -47,13 +48,20 @@ public final class RedisClient: Sendable {
     @discardableResult
     public func send(_ command: [RedisArgument], timeout: Duration? = nil) async throws -> RedisValue {
         let connection = try await connection()
-        return try await run(on: connection) { try await $0.send(command, timeout: timeout ?? options.commandTimeout) }
+        let started = ContinuousClock.now
+        let reply = try await run(on: connection) { try await $0.send(command, timeout: timeout ?? options.commandTimeout) }
+        // A caller's own timeout marks a blocking read, whose wait is not a round trip.
+        if timeout == nil { NetraMetric.redisTimer.record(duration: ContinuousClock.now - started) }
+        return reply
     }
 
     /// Sends commands in one write; replies come back in order, error replies as `.error` values.
     public func pipeline(_ commands: [[RedisArgument]], timeout: Duration? = nil) async throws -> [RedisValue] {
         let connection = try await connection()
-        return try await run(on: connection) { try await $0.pipeline(commands, timeout: timeout ?? options.commandTimeout) }
+        let started = ContinuousClock.now
+        let replies = try await run(on: connection) { try await $0.pipeline(commands, timeout: timeout ?? options.commandTimeout) }
+        NetraMetric.redisTimer.record(duration: ContinuousClock.now - started)
+        return replies
     }
 
     /// Closes the connection; a later command reconnects.
