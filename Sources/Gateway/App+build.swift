@@ -109,6 +109,7 @@ func buildRouter(_ dependencies: GatewayDependencies) -> Router<GatewayContext> 
     let protected = api.group().add(middleware: AuthMiddleware(tokens: dependencies.tokens, apiKeys: dependencies.apiKeys, access: dependencies.access))
     auth.addProtectedRoutes(to: protected.group("auth"))
     ThreadsController(threads: dependencies.threads).addRoutes(to: protected.group("threads"))
+    SchedulesController(schedules: ScheduleStore(client: dependencies.postgres)).addRoutes(to: protected.group("schedules"))
     let agent = protected.group("agent")
     RunsController(submitter: dependencies.submitter, runs: dependencies.runs, control: dependencies.control).addRoutes(to: agent)
     EventsController(runs: dependencies.runs, relay: dependencies.relay, heartbeatInterval: dependencies.config.heartbeatInterval)

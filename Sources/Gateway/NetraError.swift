@@ -19,6 +19,8 @@ struct NetraError: Error, HTTPResponseError, CustomStringConvertible {
         static let notFound = Code(raw: "not_found")
         static let runNotFound = Code(raw: "run_not_found")
         static let threadNotFound = Code(raw: "thread_not_found")
+        static let scheduleNotFound = Code(raw: "schedule_not_found")
+        static let invalidCron = Code(raw: "invalid_cron")
         static let conflict = Code(raw: "conflict")
         static let threadBusy = Code(raw: "thread_busy")
         static let bodyTooLarge = Code(raw: "body_too_large")

@@ -63,6 +63,28 @@ struct RunSubmitter: Sendable {
         return due > now ? due : nil
     }
 
+    /// Checks a run's message, pipeline and parameters (for a run or a schedule); returns the trimmed message, the
+    /// pipeline, the input's JSON text and the stage names.
+    static func validatedInput(
+        message text: String, pipeline name: String?, parameters: RunParameters?
+    ) throws -> (message: String, pipeline: PipelineKind, input: String, stages: [String]) {
+        let message = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !message.isEmpty else { throw NetraError.invalid("message must not be empty") }
+        guard !message.utf8.contains(0) else { throw NetraError.invalid("message must not contain NUL characters") }
+        guard message.count <= Self.maxMessageLength else { throw NetraError.invalid("message is longer than \(Self.maxMessageLength) characters") }
+        let pipelineName = name ?? PipelineKind.optimize.rawValue
+        guard let pipeline = PipelineKind(rawValue: pipelineName) else {
+            throw NetraError.invalid("unknown pipeline '\(pipelineName)'; known: \(PipelineKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        let parameters = parameters ?? RunParameters()
+        switch pipeline.stageNames(for: parameters) {
+        case .success(let stages):
+            return (message, pipeline, try JSONText.encode(RunInput(message: message, parameters: parameters)), stages)
+        case .failure(let error):
+            throw NetraError.invalid(error.message)
+        }
+    }
+
     /// Validates the request and inserts the queued run. Call `enqueue` afterwards.
     func create(_ request: Request, identity: Identity, logger: Logger) async throws -> RunRecord {
         try await create(request, identity: identity, idempotencyKey: nil, logger: logger).run
@@ -79,21 +101,8 @@ struct RunSubmitter: Sendable {
             guard (1...255).contains(key.utf8.count) else { throw NetraError.invalid("Idempotency-Key must be 1 to 255 bytes") }
         }
         try await access.admitRun(identity, logger: logger)
-        let message = request.message.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !message.isEmpty else { throw NetraError.invalid("message must not be empty") }
-        guard !message.utf8.contains(0) else { throw NetraError.invalid("message must not contain NUL characters") }
-        guard message.count <= Self.maxMessageLength else { throw NetraError.invalid("message is longer than \(Self.maxMessageLength) characters") }
+        let (message, pipeline, input, stages) = try Self.validatedInput(message: request.message, pipeline: request.pipeline, parameters: request.parameters)
         let notBefore = try Self.notBefore(request)
-        let pipelineName = request.pipeline ?? PipelineKind.optimize.rawValue
-        guard let pipeline = PipelineKind(rawValue: pipelineName) else {
-            throw NetraError.invalid("unknown pipeline '\(pipelineName)'; known: \(PipelineKind.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        let parameters = request.parameters ?? RunParameters()
-        let stages: [String]
-        switch pipeline.stageNames(for: parameters) {
-        case .success(let names): stages = names
-        case .failure(let error): throw NetraError.invalid(error.message)
-        }
         if let thread = request.threadID {
             guard try await threads.thread(thread, tenant: identity.tenantID, logger: logger) != nil else {
                 throw NetraError.notFound(.threadNotFound, "thread not found")
@@ -105,7 +114,6 @@ struct RunSubmitter: Sendable {
                 _ = try await control.cancel(active, identity: identity, logger: logger)
             }
         }
-        let input = try JSONText.encode(RunInput(message: message, parameters: parameters))
         var new = NewRun(
             tenantID: identity.tenantID, threadID: request.threadID, userID: identity.userID, pipeline: pipeline.rawValue,
             input: input, stageCount: stages.count, message: message, idempotencyKey: idempotencyKey

@@ -54,6 +54,7 @@ func buildScheduler(_ config: SchedulerConfiguration, logger: Logger) -> some Ap
         delayed: DelayedQueue(redis: redis, keys: keys),
         admission: admission,
         queueMetrics: QueueMetrics(admission: admission),
+        schedules: ScheduleFiring(store: ScheduleStore(client: postgres), admission: admission),
         interval: config.sweepInterval,
         reconcileInterval: config.reconcileInterval,
         logger: logger

@@ -15,6 +15,8 @@ struct SchedulerDuties: Service {
     let admission: Admission
     /// The queue's gauges, refreshed by the leader every `metricsInterval`.
     let queueMetrics: QueueMetrics
+    /// Cron schedules, fired every `metricsInterval` too.
+    let schedules: ScheduleFiring
     var metricsInterval: Duration = .seconds(1)
     let interval: Duration
     let reconcileInterval: Duration
@@ -47,6 +49,11 @@ struct SchedulerDuties: Service {
                     }
                     if clock.now - lastMetrics >= metricsInterval {
                         lastMetrics = clock.now
+                        do {
+                            try await schedules.sweep(logger: logger)
+                        } catch {
+                            logger.warning("Firing cron schedules failed", metadata: [LogKey.error: "\(error)"])
+                        }
                         do {
                             try await queueMetrics.update()
                         } catch {

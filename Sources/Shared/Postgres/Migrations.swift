@@ -32,6 +32,7 @@ public enum Migrations {
             version: 7, name: "tenant_in_flight", sql: String(decoding: PackageResources.V0007__tenant_in_flight_sql, as: UTF8.self)
         ),
         Migration(version: 8, name: "active_thread", sql: String(decoding: PackageResources.V0008__active_thread_sql, as: UTF8.self)),
+        Migration(version: 9, name: "schedules", sql: String(decoding: PackageResources.V0009__schedules_sql, as: UTF8.self)),
     ]
 
     /// The advisory lock key (an arbitrary constant: "netra" in ASCII).
