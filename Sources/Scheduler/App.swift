@@ -18,7 +18,7 @@ struct SchedulerCommand: AsyncParsableCommand {
     @Option(name: .customLong("http-port"), help: "Port of the health endpoint (NETRA_HTTP_PORT), default 8082.")
     var port: String?
 
-    @Option(name: .customLong("leader-ttl"), help: "Seconds the leader lock lives without renewal (NETRA_LEADER_TTL), default 10.")
+    @Option(name: .customLong("leader-ttl"), help: "Seconds the leader lock lives without renewal (NETRA_LEADER_TTL), default 6.")
     var leaderTTL: String?
 
     func run() async throws {

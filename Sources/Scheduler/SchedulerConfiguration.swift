@@ -4,7 +4,7 @@ import Shared
 /// The scheduler's settings.
 ///
 /// - Configuration keys: the shared ones (`ServiceConfiguration`), plus `http.host` (default `127.0.0.1`),
-///   `http.port` (default 8082), `leader.ttl` (seconds the leader lock lives without renewal, default 10),
+///   `http.port` (default 8082), `leader.ttl` (seconds the leader lock lives without renewal, default 6: a standby, polling every third of it, takes over within 8 s of the leader's death),
 ///   `lease.duration` (the workers' lease: stream entries idle this long are recovered, default 10),
 ///   `max.deliveries` (deliveries before a run is dead, default 5) and `reconcile.after` (seconds a run may wait
 ///   queued before it is enqueued again, default 20).
@@ -36,7 +36,7 @@ struct SchedulerConfiguration: Sendable {
             service: try ServiceConfiguration(settings: settings),
             host: settings.string(.httpHost) ?? "127.0.0.1",
             port: try settings.int(.httpPort, default: 8082, in: 0...65535),
-            leaderTTL: try settings.seconds(.leaderTTL, default: .seconds(10), in: 0.3...300),
+            leaderTTL: try settings.seconds(.leaderTTL, default: .seconds(6), in: 0.3...300),
             instanceID: "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8))"
         )
         leaseDuration = try settings.seconds(.leaseDuration, default: .seconds(10), in: 0.2...3600)
