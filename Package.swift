@@ -70,7 +70,7 @@ let package = Package(
             swiftSettings: settings
         ),
         .executableTarget(name: "Worker", dependencies: ["Shared", argumentParser, httpClient, hummingbird, metrics], swiftSettings: settings),
-        .executableTarget(name: "Scheduler", dependencies: ["Shared", hummingbird, argumentParser, metrics], swiftSettings: settings),
+        .executableTarget(name: "Scheduler", dependencies: ["Shared", hummingbird, argumentParser, metrics, httpClient, crypto], swiftSettings: settings),
         .target(
             name: "SharedTestSupport",
             dependencies: ["Shared", logging, postgres, nio, nioPosix],

@@ -24,7 +24,9 @@ struct GatewayDependencies: Sendable {
     var threads: ThreadStore { ThreadStore(client: postgres) }
     var identities: IdentityStore { IdentityStore(client: postgres) }
     var submitter: RunSubmitter {
-        RunSubmitter(runs: runs, threads: threads, redis: redis, admission: admission, batching: submissions, access: access)
+        RunSubmitter(
+            runs: runs, threads: threads, redis: redis, admission: admission, batching: submissions, access: access, webhooks: config.service.webhooks
+        )
     }
     var apiKeys: APIKeys { APIKeys(identities: identities) }
     var relay: EventRelay { EventRelay(subscriber: subscriber, runs: runs, keys: config.service.keys) }

@@ -16,6 +16,8 @@ struct RunSubmitter: Sendable {
     let batching: SubmissionBatching
     /// The tenant's run-submission rate limit.
     let access: AccessGuard
+    /// Which webhook URLs runs may carry.
+    let webhooks: WebhookPolicy
 
     /// What a client asks for.
     struct Request: Decodable, Sendable {
@@ -30,6 +32,8 @@ struct RunSubmitter: Sendable {
         /// A delayed run: when it may start (RFC 3339), or after how many seconds; at most one of the two.
         var runAt: String?
         var delaySeconds: Double?
+        /// Where to POST the run's summary when it ends (see `WebhookDelivery` in the scheduler).
+        var webhookURL: String?
 
         enum CodingKeys: String, CodingKey {
             case message
@@ -39,6 +43,7 @@ struct RunSubmitter: Sendable {
             case priority
             case runAt = "run_at"
             case delaySeconds = "delay_seconds"
+            case webhookURL = "webhook_url"
         }
     }
 
@@ -103,6 +108,14 @@ struct RunSubmitter: Sendable {
         try await access.admitRun(identity, logger: logger)
         let (message, pipeline, input, stages) = try Self.validatedInput(message: request.message, pipeline: request.pipeline, parameters: request.parameters)
         let notBefore = try Self.notBefore(request)
+        var webhook: String?
+        if let text = request.webhookURL {
+            do {
+                webhook = try webhooks.validate(text).absoluteString
+            } catch {
+                throw NetraError.invalid(error.description)
+            }
+        }
         if let thread = request.threadID {
             guard try await threads.thread(thread, tenant: identity.tenantID, logger: logger) != nil else {
                 throw NetraError.notFound(.threadNotFound, "thread not found")
@@ -122,8 +135,9 @@ struct RunSubmitter: Sendable {
         new.multitask = strategy == .reject ? .reject : .enqueue
         new.priority = request.priority ?? .normal
         new.notBefore = notBefore
+        new.webhookURL = webhook
         do {
-            if new.threadID == nil && new.idempotencyKey == nil && new.notBefore == nil {
+            if new.threadID == nil && new.idempotencyKey == nil && new.notBefore == nil && new.webhookURL == nil {
                 return (try await batching.inserts.submit(new), true, false)
             }
             return try await runs.createOrReplay(new, logger: logger)

@@ -55,6 +55,7 @@ func buildScheduler(_ config: SchedulerConfiguration, logger: Logger) -> some Ap
         admission: admission,
         queueMetrics: QueueMetrics(admission: admission),
         schedules: ScheduleFiring(store: ScheduleStore(client: postgres), admission: admission),
+        webhooks: WebhookDelivery(store: WebhookStore(client: postgres), policy: config.service.webhooks, secret: config.webhookSecret),
         interval: config.sweepInterval,
         reconcileInterval: config.reconcileInterval,
         logger: logger

@@ -22,6 +22,8 @@ struct SchedulerConfiguration: Sendable {
     var reconcileInterval: Duration = .seconds(5)
     /// This replica's identity in the leader lock.
     var instanceID: String
+    /// Signs completion webhooks (`webhook.secret`); without it no webhook is sent (the runs keep theirs pending).
+    var webhookSecret: String?
 
     init(service: ServiceConfiguration, host: String, port: Int, leaderTTL: Duration, instanceID: String) {
         self.service = service
@@ -42,5 +44,7 @@ struct SchedulerConfiguration: Sendable {
         leaseDuration = try settings.seconds(.leaseDuration, default: .seconds(10), in: 0.2...3600)
         maxDeliveries = try settings.int(.maxDeliveries, default: 5, in: 1...100)
         reconcileAfter = try settings.seconds(.reconcileAfter, default: .seconds(20), in: 1...3600)
+        webhookSecret = settings.string(.webhookSecret)
+        if let secret = webhookSecret, secret.utf8.count < 16 { throw ConfigurationError(.webhookSecret, "must be at least 16 characters") }
     }
 }

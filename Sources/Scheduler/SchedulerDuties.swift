@@ -17,6 +17,8 @@ struct SchedulerDuties: Service {
     let queueMetrics: QueueMetrics
     /// Cron schedules, fired every `metricsInterval` too.
     let schedules: ScheduleFiring
+    /// Completion webhooks, sent every `metricsInterval` too.
+    let webhooks: WebhookDelivery
     var metricsInterval: Duration = .seconds(1)
     let interval: Duration
     let reconcileInterval: Duration
@@ -53,6 +55,11 @@ struct SchedulerDuties: Service {
                             try await schedules.sweep(logger: logger)
                         } catch {
                             logger.warning("Firing cron schedules failed", metadata: [LogKey.error: "\(error)"])
+                        }
+                        do {
+                            try await webhooks.sweep(logger: logger)
+                        } catch {
+                            logger.warning("Sending webhooks failed", metadata: [LogKey.error: "\(error)"])
                         }
                         do {
                             try await queueMetrics.update()

@@ -53,6 +53,9 @@ struct TestStack {
         var redis: RedisEndpoint?
         /// The gateway's rate limits; `nil` keeps the generous defaults.
         var rateLimits: RateLimits?
+        /// Completion webhooks: allowed hosts and the scheduler's signing secret (none: webhooks are not sent).
+        var webhooks = WebhookPolicy()
+        var webhookSecret: String?
     }
 
     /// Runs `body` with the whole stack up; shuts everything down afterwards.
@@ -72,6 +75,7 @@ struct TestStack {
         var configured = TestEnvironment.service()
         configured.postgres = TestEnvironment.postgres(database: database)
         if let redis = options.redis { configured.redis = redis }
+        configured.webhooks = options.webhooks
         let service = configured
         let logger = TestEnvironment.logger("stack")
         var gatewayConfig = gatewayConfiguration(service)
@@ -92,6 +96,7 @@ struct TestStack {
         schedulerConfig.reconcileAfter = options.reconcileAfter
         schedulerConfig.reconcileInterval = options.reconcileInterval
         schedulerConfig.sweepInterval = options.sweepInterval
+        schedulerConfig.webhookSecret = options.webhookSecret
         let scheduler = buildScheduler(schedulerConfig, logger: logger)
         let db = PostgresClient(configuration: service.postgres, backgroundLogger: logger)
         groups.append(ServiceGroup(configuration: .init(services: [scheduler, db], logger: logger)))

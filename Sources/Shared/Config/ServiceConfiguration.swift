@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import PostgresNIO
 
@@ -15,6 +16,8 @@ public struct ServiceConfiguration: Sendable {
     public var logLevel: Logger.Level
     public var logFormat = LogFormat.text
     public var tenantMaxInFlight = Self.defaultTenantMaxInFlight
+    /// Which completion-webhook URLs runs may carry (`webhook.allowed.hosts`).
+    public var webhooks = WebhookPolicy()
     public static let defaultTenantMaxInFlight = 100
 
     public init(redis: RedisEndpoint, keys: RedisKeys, postgres: PostgresClient.Configuration, logLevel: Logger.Level) {
@@ -41,6 +44,8 @@ public struct ServiceConfiguration: Sendable {
         self.init(redis: redis, keys: RedisKeys(prefix: prefix), postgres: postgres, logLevel: try settings.logLevel())
         logFormat = try settings.logFormat()
         tenantMaxInFlight = try settings.int(.tenantMaxInFlight, default: Self.defaultTenantMaxInFlight, in: 1...1_000_000)
+        let hosts = (settings.string(.webhookAllowedHosts) ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        webhooks = WebhookPolicy(allowedHosts: hosts.filter { !$0.isEmpty })
     }
 }
 

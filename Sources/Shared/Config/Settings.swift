@@ -23,6 +23,10 @@ public struct SettingKey: Sendable, Hashable {
     public static let databaseURL = SettingKey("database.url")
     public static let databasePoolSize = SettingKey("database.pool.size")
     public static let tenantMaxInFlight = SettingKey("tenant.max.in.flight")
+    /// Completion webhooks: hosts a run's `webhook_url` may name (comma-separated; empty: any public host), and the
+    /// scheduler's HMAC signing secret.
+    public static let webhookAllowedHosts = SettingKey("webhook.allowed.hosts")
+    public static let webhookSecret = SettingKey("webhook.secret")
     public static let httpHost = SettingKey("http.host")
     public static let httpPort = SettingKey("http.port")
     public static let jwtSecret = SettingKey("jwt.secret")

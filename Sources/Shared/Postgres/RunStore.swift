@@ -20,6 +20,8 @@ public struct NewRun: Sendable {
     public var priority: RunPriority = .normal
     /// A delayed run's time (`run_at`, `delay_seconds`); it waits in the scheduled set until then.
     public var notBefore: Date?
+    /// Where the scheduler POSTs the run's summary when it ends.
+    public var webhookURL: String?
 
     public init(
         tenantID: TenantID, threadID: ThreadID?, userID: UserID?, pipeline: String, input: String, stageCount: Int, message: String?,
@@ -109,11 +111,11 @@ public struct RunStore: Sendable {
             let rows = try await connection.query(
                 """
                 INSERT INTO runs (id, tenant_id, thread_id, pipeline, input, status, stage_count, idempotency_key, not_before, priority,
-                                  enqueued_at)
+                                  enqueued_at, webhook_url)
                 VALUES (\(id.uuid), \(new.tenantID.uuid), \(new.threadID?.uuid), \(new.pipeline), \(new.input)::jsonb, 'queued',
                         \(new.stageCount), \(new.idempotencyKey),
                         CASE WHEN \(blocked) THEN 'infinity'::timestamptz ELSE \(new.notBefore)::timestamptz END,
-                        \(new.priority.rank), COALESCE(\(new.notBefore)::timestamptz, now()))
+                        \(new.priority.rank), COALESCE(\(new.notBefore)::timestamptz, now()), \(new.webhookURL))
                 ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
                 RETURNING \(unescaped: Self.runColumns)
                 """,
