@@ -3,9 +3,9 @@ import Metrics
 import ServiceLifecycle
 import Shared
 
-/// The leader's periodic work: due delayed entries and the reaper every `interval`, the reconciler every
-/// `reconcileInterval`.
-/// Standby replicas only watch the lock.
+/// The leader's periodic work: due retries, due delayed runs and the reaper every `interval`; cron schedules,
+/// completion webhooks and the queue's gauges every `metricsInterval` (1 s); the reconciler every
+/// `reconcileInterval`. Standby replicas only watch the lock.
 struct SchedulerDuties: Service {
     let election: LeaderElection
     let reaper: Reaper
@@ -19,65 +19,49 @@ struct SchedulerDuties: Service {
     let schedules: ScheduleFiring
     /// Completion webhooks, sent every `metricsInterval` too.
     let webhooks: WebhookDelivery
+    /// How often cron schedules fire, webhooks go out and the queue's gauges refresh.
     var metricsInterval: Duration = .seconds(1)
     let interval: Duration
     let reconcileInterval: Duration
     let logger: Logger
 
     func run() async throws {
-        // Reaper and reconciler may be interrupted at any point: each step is safe to repeat.
+        // Every duty may be interrupted at any point: each step is safe to repeat.
         await cancelWhenGracefulShutdown {
             let clock = ContinuousClock()
             var lastReconcile = clock.now - reconcileInterval
-            var lastMetrics = clock.now - metricsInterval
+            var lastSecondly = clock.now - metricsInterval
             while !Task.isCancelled {
                 if election.isLeader {
-                    do {
-                        try await delayed.promoteDue()
-                    } catch {
-                        logger.warning("Promoting delayed entries failed", metadata: [LogKey.error: "\(error)"])
-                    }
-                    do {
-                        try await admission.promoteScheduled()
-                    } catch {
-                        logger.warning("Admitting due scheduled runs failed", metadata: [LogKey.error: "\(error)"])
-                    }
-                    do {
+                    await duty("Promoting delayed entries") { try await delayed.promoteDue() }
+                    await duty("Admitting due scheduled runs") { try await admission.promoteScheduled() }
+                    await duty("Reaper sweep") {
                         let report = try await reaper.sweep(logger: logger)
                         if report.requeued > 0 { NetraMetric.counter(NetraMetric.runsReclaimed).increment(by: report.requeued) }
                         if report.dead > 0 { NetraMetric.counter(NetraMetric.runsDead).increment(by: report.dead) }
-                    } catch {
-                        logger.warning("Reaper sweep failed", metadata: [LogKey.error: "\(error)"])
                     }
-                    if clock.now - lastMetrics >= metricsInterval {
-                        lastMetrics = clock.now
-                        do {
-                            try await schedules.sweep(logger: logger)
-                        } catch {
-                            logger.warning("Firing cron schedules failed", metadata: [LogKey.error: "\(error)"])
-                        }
-                        do {
-                            try await webhooks.sweep(logger: logger)
-                        } catch {
-                            logger.warning("Sending webhooks failed", metadata: [LogKey.error: "\(error)"])
-                        }
-                        do {
-                            try await queueMetrics.update()
-                        } catch {
-                            logger.warning("Reading the queue's figures failed", metadata: [LogKey.error: "\(error)"])
-                        }
+                    if clock.now - lastSecondly >= metricsInterval {
+                        lastSecondly = clock.now
+                        await duty("Firing cron schedules") { try await schedules.sweep(logger: logger) }
+                        await duty("Sending webhooks") { try await webhooks.sweep(logger: logger) }
+                        await duty("Reading the queue's figures") { try await queueMetrics.update() }
                     }
                     if clock.now - lastReconcile >= reconcileInterval {
                         lastReconcile = clock.now
-                        do {
-                            try await reconciler.sweep(logger: logger)
-                        } catch {
-                            logger.warning("Reconciler sweep failed", metadata: [LogKey.error: "\(error)"])
-                        }
+                        await duty("Reconciler sweep") { try await reconciler.sweep(logger: logger) }
                     }
                 }
                 try? await Task.sleep(for: interval)
             }
+        }
+    }
+
+    /// Runs one duty; a failure is logged and the next round tries again.
+    private func duty(_ name: String, _ body: () async throws -> some Sendable) async {
+        do {
+            _ = try await body()
+        } catch {
+            logger.warning("\(name) failed", metadata: [LogKey.error: "\(error)"])
         }
     }
 }
