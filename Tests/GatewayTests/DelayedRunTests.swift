@@ -5,7 +5,8 @@ import Testing
 
 @testable import Gateway
 
-/// `run_at` and `delay_seconds`: a run waits `scheduled` until its time, then enters the queue within a second.
+/// `run_at` and `delay_seconds`: a run waits `scheduled` until its time, then enters the queue at the scheduler's next
+/// sweep.
 @Suite("Delayed runs")
 struct DelayedRunTests {
     /// Seconds since 1970 of a timestamp column of the run (PostgreSQL's clock).
@@ -40,8 +41,9 @@ struct DelayedRunTests {
                 let due = try #require(try await epoch(stack, "not_before", run))
                 let started = try #require(try await epoch(stack, "started_at", run))
                 #expect(started >= due, "started \(started - due) s after its time")
-                // Within a second of its time, plus the claim on a machine busy with the other suites.
-                #expect(started - due < 2, "started \(started - due) s after its time")
+                // Admitted by the scheduler's sweep (every 200 ms here; AdmissionTests checks the promotion with its own
+                // clock), not by the reconciler's fallback, which would wait 20 s: the bound leaves room for a loaded CI machine.
+                #expect(started - due < 10, "started \(started - due) s after its time")
             }
             // A time already past starts the run now.
             let past = JSONText.timestamp(Date().addingTimeInterval(-60))

@@ -207,4 +207,22 @@ struct AdmissionTests {
             #expect(served.count - high >= 2, "normal runs are not starved: \(served)")
         }
     }
+
+    @Test func scheduledRunsAreAdmittedWhenDueAndNotBefore() async throws {
+        try await withAdmission(limit: 10) { admission, redis in
+            let tenant = TenantID()
+            let now = Date()
+            let (due, later) = (entry(tenant, .high), entry(tenant))
+            try await admission.schedule([(due, now.addingTimeInterval(-1)), (later, now.addingTimeInterval(60))])
+            #expect(try await readAll(admission, redis).isEmpty, "scheduling admits nothing")
+            #expect(try await admission.promoteScheduled(now: now) == 1)
+            let first = try await readAll(admission, redis)
+            #expect(first.map(\.runID) == [due.runID])
+            #expect(first.first?.priority == .high)
+            #expect(try await admission.promoteScheduled(now: now.addingTimeInterval(59)) == 0)
+            #expect(try await admission.promoteScheduled(now: now.addingTimeInterval(61)) == 1)
+            #expect(try await readAll(admission, redis).map(\.runID) == [later.runID])
+            #expect(try await redis.send(["ZCARD", RedisArgument(admission.keys.scheduledRuns)]).int == 0)
+        }
+    }
 }
