@@ -56,6 +56,7 @@ func buildScheduler(_ config: SchedulerConfiguration, logger: Logger) -> some Ap
         queueMetrics: QueueMetrics(admission: admission),
         schedules: ScheduleFiring(store: ScheduleStore(client: postgres), admission: admission),
         webhooks: WebhookDelivery(store: WebhookStore(client: postgres), policy: config.service.webhooks, secret: config.webhookSecret),
+        trimmer: StreamTrimmer(redis: redis, keys: keys),
         interval: config.sweepInterval,
         reconcileInterval: config.reconcileInterval,
         logger: logger

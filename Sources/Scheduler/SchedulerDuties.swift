@@ -19,6 +19,8 @@ struct SchedulerDuties: Service {
     let schedules: ScheduleFiring
     /// Completion webhooks, sent every `metricsInterval` too.
     let webhooks: WebhookDelivery
+    /// Acknowledged entries leave the work streams every `reconcileInterval`.
+    let trimmer: StreamTrimmer
     /// How often cron schedules fire, webhooks go out and the queue's gauges refresh.
     var metricsInterval: Duration = .seconds(1)
     let interval: Duration
@@ -49,6 +51,7 @@ struct SchedulerDuties: Service {
                     if clock.now - lastReconcile >= reconcileInterval {
                         lastReconcile = clock.now
                         await duty("Reconciler sweep") { try await reconciler.sweep(logger: logger) }
+                        await duty("Trimming the work streams") { try await trimmer.sweep(logger: logger) }
                     }
                 }
                 try? await Task.sleep(for: interval)

@@ -1,0 +1,51 @@
+import Logging
+import Shared
+
+/// Keeps the work streams from growing forever (Redis runs with `noeviction`): removes every entry older than both
+/// the consumer group's last delivered entry and the oldest pending one, that is, entries delivered and acknowledged.
+/// The dead-letter stream keeps its newest `deadLetterLimit` entries.
+struct StreamTrimmer: Sendable {
+    let redis: RedisClient
+    let keys: RedisKeys
+    var deadLetterLimit = 10_000
+
+    /// Trims every work stream; returns how many entries went.
+    @discardableResult
+    func sweep(logger: Logger) async throws -> Int {
+        var removed = 0
+        for stream in keys.workStreams {
+            guard let floor = try await trimPoint(stream) else { continue }
+            removed += try await redis.send(["XTRIM", RedisArgument(stream), "MINID", RedisArgument(floor)]).int ?? 0
+        }
+        _ = try await redis.send(["XTRIM", RedisArgument(keys.deadLetterStream), "MAXLEN", "~", RedisArgument(deadLetterLimit)])
+        if removed > 0 { logger.debug("Trimmed the work streams", metadata: ["entries": "\(removed)"]) }
+        return removed
+    }
+
+    /// The smallest id that must stay: the oldest pending entry, else the entry after the last delivered one.
+    private func trimPoint(_ stream: String) async throws -> String? {
+        let replies = try await redis.pipeline([
+            ["XINFO", "GROUPS", RedisArgument(stream)],
+            ["XPENDING", RedisArgument(stream), RedisArgument(keys.workerGroup), "-", "+", "1"],
+        ])
+        guard let groups = replies[0].array else { return nil }  // no stream yet
+        var delivered: String?
+        for group in groups {
+            guard let fields = group.array else { continue }
+            var values: [String: RedisValue] = [:]
+            for index in stride(from: 0, to: fields.count - 1, by: 2) { if let key = fields[index].string { values[key] = fields[index + 1] } }
+            if values["name"]?.string == keys.workerGroup { delivered = values["last-delivered-id"]?.string }
+        }
+        guard let delivered, delivered != "0-0" else { return nil }
+        if let oldestPending = replies[1].array?.first?.array?.first?.string { return oldestPending }
+        // Nothing pending: everything up to and including the last delivered entry is acknowledged.
+        return Self.successor(of: delivered)
+    }
+
+    /// The stream id right after `id` (`ms-seq` → `ms-(seq+1)`).
+    static func successor(of id: String) -> String? {
+        let parts = id.split(separator: "-")
+        guard parts.count == 2, let sequence = UInt64(parts[1]) else { return nil }
+        return "\(parts[0])-\(sequence + 1)"
+    }
+}
