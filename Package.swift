@@ -66,7 +66,7 @@ let package = Package(
         .executableTarget(
             name: "Gateway",
             dependencies: ["Shared", hummingbird, websocket, nioWebSocket, auth, bcrypt, jwt, crypto, argumentParser, metrics],
-            resources: [.embedInCode("OpenAPI/openapi.json")],
+            resources: [.embedInCode("OpenAPI/openapi.json"), .embedInCode("Public")],
             swiftSettings: settings
         ),
         .executableTarget(name: "Worker", dependencies: ["Shared", argumentParser, httpClient, hummingbird, metrics], swiftSettings: settings),

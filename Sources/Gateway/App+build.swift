@@ -100,6 +100,7 @@ func buildRouter(_ dependencies: GatewayDependencies) -> Router<GatewayContext> 
     HealthController(postgres: dependencies.postgres, redis: dependencies.redis).addRoutes(to: router)
     Observability.addRoutes(to: router)
     OpenAPIController().addRoutes(to: router)
+    UIController().addRoutes(to: router)
 
     let api = router.group("api").add(middleware: AvailabilityMiddleware(monitor: dependencies.monitor))
     let auth = AuthController(identities: dependencies.identities, tokens: dependencies.tokens, access: dependencies.access)

@@ -22,14 +22,6 @@ struct HealthController: Sendable {
     }
 
     func addRoutes(to router: Router<GatewayContext>) {
-        router.get("/") { _, _ in
-            try jsonResponse([
-                "service": "netra-gateway",
-                "health": "/health/ready",
-                "websocket": "/ws?token=ACCESS_TOKEN",
-                "login": "POST /api/auth/login",
-            ])
-        }
         router.get("/health") { _, _ in try jsonResponse(["status": "ok"]) }
         router.get("/health/ready") { _, _ in
             let checks = await check()
