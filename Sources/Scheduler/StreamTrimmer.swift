@@ -29,14 +29,8 @@ struct StreamTrimmer: Sendable {
             ["XPENDING", RedisArgument(stream), RedisArgument(keys.workerGroup), "-", "+", "1"],
         ])
         guard let groups = replies[0].array else { return nil }  // no stream yet
-        var delivered: String?
-        for group in groups {
-            guard let fields = group.array else { continue }
-            var values: [String: RedisValue] = [:]
-            for index in stride(from: 0, to: fields.count - 1, by: 2) { if let key = fields[index].string { values[key] = fields[index + 1] } }
-            if values["name"]?.string == keys.workerGroup { delivered = values["last-delivered-id"]?.string }
-        }
-        guard let delivered, delivered != "0-0" else { return nil }
+        let group = groups.compactMap(\.fieldMap).first { $0["name"]?.string == keys.workerGroup }
+        guard let delivered = group?["last-delivered-id"]?.string, delivered != "0-0" else { return nil }
         if let oldestPending = replies[1].array?.first?.array?.first?.string { return oldestPending }
         // Nothing pending: everything up to and including the last delivered entry is acknowledged.
         return Self.successor(of: delivered)

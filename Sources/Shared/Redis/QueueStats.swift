@@ -54,7 +54,7 @@ public struct QueueStats: Sendable, Codable, Equatable {
             let replies = try await redis.pipeline([["XLEN", RedisArgument(name)], ["XINFO", "GROUPS", RedisArgument(name)]])
             var stream = Stream(name: name, length: replies[0].int ?? 0, lag: 0, pending: 0)
             // XINFO GROUPS errors for a stream that does not exist yet: nothing waits there.
-            let group = replies[1].array?.compactMap { Self.fields($0) }.first { $0["name"]?.string == keys.workerGroup }
+            let group = replies[1].array?.compactMap(\.fieldMap).first { $0["name"]?.string == keys.workerGroup }
             if let group {
                 stream.pending = group["pending"]?.int ?? 0
                 stream.lag = group["lag"]?.int ?? stream.length
@@ -76,15 +76,5 @@ public struct QueueStats: Sendable, Codable, Equatable {
             oldestWaitingMilliseconds: streams.compactMap(\.oldestWaitingMilliseconds).max(),
             delayed: counts[0].int ?? 0, deadLetters: counts[1].int ?? 0, tenants: tenants
         )
-    }
-
-    /// A flat `[key, value, …]` reply as a dictionary.
-    private static func fields(_ value: RedisValue) -> [String: RedisValue]? {
-        guard let items = value.array, items.count % 2 == 0 else { return nil }
-        var fields: [String: RedisValue] = [:]
-        for index in stride(from: 0, to: items.count, by: 2) {
-            if let key = items[index].string { fields[key] = items[index + 1] }
-        }
-        return fields
     }
 }

@@ -86,3 +86,15 @@ public struct RedisError: Error, Hashable, CustomStringConvertible, Sendable {
         }
     }
 }
+
+extension RedisValue {
+    /// A flat `[key, value, …]` reply (XINFO and friends) as a dictionary; `nil` when it is not one.
+    public var fieldMap: [String: RedisValue]? {
+        guard let items = array, items.count % 2 == 0 else { return nil }
+        var fields: [String: RedisValue] = [:]
+        for index in stride(from: 0, to: items.count, by: 2) {
+            if let key = items[index].string { fields[key] = items[index + 1] }
+        }
+        return fields
+    }
+}
