@@ -106,7 +106,8 @@ func buildRouter(_ dependencies: GatewayDependencies) -> Router<GatewayContext> 
     let auth = AuthController(identities: dependencies.identities, tokens: dependencies.tokens, access: dependencies.access)
     auth.addPublicRoutes(to: api.group("auth"))
     AdminController(identities: dependencies.identities, bcryptCost: dependencies.config.bcryptCost, policies: dependencies.policies,
-                    limits: dependencies.config.rateLimits, admission: dependencies.admission)
+                    limits: dependencies.config.rateLimits, admission: dependencies.admission, runs: dependencies.runs,
+                    control: dependencies.control)
         .addRoutes(to: api.group("admin").add(middleware: AdminMiddleware(adminToken: dependencies.config.adminToken)))
 
     let protected = api.group().add(middleware: AuthMiddleware(tokens: dependencies.tokens, apiKeys: dependencies.apiKeys, access: dependencies.access))

@@ -45,9 +45,9 @@ struct RunControl: Sendable {
     var queue: RunQueue { RunQueue(store: runs, admission: admission) }
 
     /// Queues a dead or failed run again; it resumes after its last finished stage.
-    func retry(_ run: RunID, identity: Identity, logger: Logger) async throws -> RunStreamEntry {
-        guard let entry = try await runs.requeue(run, tenant: identity.tenantID, logger: logger) else {
-            guard try await runs.run(run, tenant: identity.tenantID, logger: logger) != nil else {
+    func retry(_ run: RunID, tenant: TenantID, logger: Logger) async throws -> RunStreamEntry {
+        guard let entry = try await runs.requeue(run, tenant: tenant, logger: logger) else {
+            guard try await runs.run(run, tenant: tenant, logger: logger) != nil else {
                 throw NetraError.notFound(.runNotFound, "run not found")
             }
             throw NetraError(.conflict, .conflict, "only dead or failed runs can be retried")

@@ -20,7 +20,14 @@ struct UITests {
             #expect(html.contains(#"href="/style.css""#))
             // Every script is a file of this origin: nothing inline that the policy would have to allow.
             #expect(!html.contains("<script>") && !html.contains("onclick="))
-            for (path, type) in [("/app.js", "text/javascript"), ("/style.css", "text/css")] {
+            let console = try await stack.request(.get, "/console")
+            #expect(console.status == .ok)
+            #expect(console.headers[.contentSecurityPolicy] == policy)
+            let consoleHTML = String(buffer: console.body)
+            #expect(consoleHTML.contains(#"src="/console.js""#) && !consoleHTML.contains("<script>"))
+            for (path, type) in [
+                ("/app.js", "text/javascript"), ("/dom.js", "text/javascript"), ("/console.js", "text/javascript"), ("/style.css", "text/css"),
+            ] {
                 let asset = try await stack.request(.get, path)
                 #expect(asset.status == .ok)
                 #expect(asset.headers[.contentType]?.hasPrefix(type) == true)

@@ -14,6 +14,9 @@ struct AdminController: Sendable {
     let limits: RateLimits
     /// Where in-flight limits take effect; its `defaultLimit` is the configured default.
     let admission: Admission
+    /// The operations console's failures and retries, across tenants.
+    let runs: RunStore
+    let control: RunControl
 
     /// A tenant's policy as the admin API shows it.
     struct TenantBody: Encodable {
@@ -63,6 +66,10 @@ struct AdminController: Sendable {
 
         let name: String
         let user: User
+    }
+
+    struct Failures: Encodable {
+        let runs: [RunsController.RunBody]
     }
 
     struct Created: Encodable {
@@ -121,6 +128,22 @@ struct AdminController: Sendable {
         // The queue's figures: what an autoscaler or an operator reads (see `QueueStats`).
         group.get("/queue") { _, _ in
             try jsonResponse(try await QueueStats.read(admission: admission))
+        }
+        // The latest failed and dead runs of every tenant (the operations console's failures and dead letters).
+        group.get("/failures") { request, context in
+            let page = try await runs.recentFailures(limit: try Paging.limit(request), logger: context.logger)
+            return try jsonResponse(Failures(runs: page.map { RunsController.RunBody($0, stages: nil, includeResult: false, showTenant: true) }))
+        }
+        // Queues a failed or dead run of any tenant again (the console's retry button).
+        group.post("/runs/{run_id}/retry") { _, context in
+            guard let text = context.parameters.get("run_id"), let id = RunID(text),
+                let tenant = try await runs.tenant(of: id, logger: context.logger)
+            else { throw NetraError.notFound(.runNotFound, "run not found") }
+            let entry = try await control.retry(id, tenant: tenant, logger: context.logger)
+            context.logger.info("Operator retried a run", metadata: [LogKey.runID: "\(id)", LogKey.tenantID: "\(tenant)"])
+            return try jsonResponse(
+                RunsController.Accepted(runID: entry.runID, threadID: nil, status: .queued), status: .accepted
+            )
         }
         group.post("/tenants/{tenant_id}/resume") { _, context in
             let tenant = try tenantID(context)

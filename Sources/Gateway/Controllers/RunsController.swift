@@ -23,6 +23,8 @@ struct RunsController: Sendable {
     /// A run as `status` and `history` report it.
     struct RunBody: Encodable {
         let runID: RunID
+        /// Only in the operator's lists, which span tenants.
+        let tenantID: TenantID?
         let threadID: ThreadID?
         let pipeline: String
         let status: RunStatus
@@ -41,6 +43,7 @@ struct RunsController: Sendable {
 
         enum CodingKeys: String, CodingKey {
             case runID = "run_id"
+            case tenantID = "tenant_id"
             case threadID = "thread_id"
             case pipeline, status
             case currentStage = "current_stage"
@@ -54,8 +57,9 @@ struct RunsController: Sendable {
             case result, error
         }
 
-        init(_ run: RunRecord, stages: [StageRecord]?, includeResult: Bool) {
+        init(_ run: RunRecord, stages: [StageRecord]?, includeResult: Bool, showTenant: Bool = false) {
             runID = run.id
+            tenantID = showTenant ? run.tenantID : nil
             threadID = run.threadID
             pipeline = run.pipeline
             status = run.scheduledFor != nil && run.status == .queued ? .scheduled : run.status
@@ -115,7 +119,7 @@ struct RunsController: Sendable {
         }
         group.post("/runs/{run_id}/retry") { _, context in
             let identity = try context.requireIdentity()
-            let entry = try await control.retry(try runID(context), identity: identity, logger: context.logger)
+            let entry = try await control.retry(try runID(context), tenant: identity.tenantID, logger: context.logger)
             return try jsonResponse(Accepted(runID: entry.runID, threadID: nil, status: .queued), status: .accepted)
         }
     }

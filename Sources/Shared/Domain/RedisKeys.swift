@@ -42,6 +42,9 @@ public struct RedisKeys: Sendable, Hashable {
     /// concurrency.
     public var workersAlive: String { "\(prefix):workers:alive" }
     public var workersConcurrency: String { "\(prefix):workers:concurrency" }
+    /// How many runs released their slot (ended) in one second of Redis's clock; each key lives two minutes. The
+    /// release script counts, so the figure costs no extra round trip.
+    public func finishedInSecond(_ second: Int) -> String { "\(prefix):stats:finished:\(second)" }
     /// The consumer group of the workers on `runStream`.
     public var workerGroup: String { "workers" }
     /// The pub/sub channel carrying one run's events.

@@ -34,6 +34,7 @@ public enum Migrations {
         Migration(version: 8, name: "active_thread", sql: String(decoding: PackageResources.V0008__active_thread_sql, as: UTF8.self)),
         Migration(version: 9, name: "schedules", sql: String(decoding: PackageResources.V0009__schedules_sql, as: UTF8.self)),
         Migration(version: 10, name: "webhooks", sql: String(decoding: PackageResources.V0010__webhooks_sql, as: UTF8.self)),
+        Migration(version: 11, name: "recent_failures", sql: String(decoding: PackageResources.V0011__recent_failures_sql, as: UTF8.self)),
     ]
 
     /// The advisory lock key (an arbitrary constant: "netra" in ASCII).

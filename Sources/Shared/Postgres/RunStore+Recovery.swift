@@ -162,3 +162,25 @@ extension RunStore {
         return ended
     }
 }
+
+extension RunStore {
+    /// The latest runs of every tenant that failed or died, newest first: the operations console's failures and dead
+    /// letters (the partial index `runs_failed_idx` keeps this a short index scan).
+    public func recentFailures(limit: Int, logger: Logger) async throws -> [RunRecord] {
+        let rows = try await client.query(
+            """
+            SELECT \(unescaped: Self.runColumns) FROM runs
+            WHERE status IN ('failed', 'dead') ORDER BY finished_at DESC LIMIT \(limit)
+            """,
+            logger: logger
+        )
+        return try await Self.records(rows)
+    }
+
+    /// The tenant a run belongs to, for the operator's actions that are not scoped by a tenant's token.
+    public func tenant(of run: RunID, logger: Logger) async throws -> TenantID? {
+        let rows = try await client.query("SELECT tenant_id FROM runs WHERE id = \(run.uuid)", logger: logger)
+        for try await id in rows.decode(UUID.self) { return TenantID(uuid: id) }
+        return nil
+    }
+}

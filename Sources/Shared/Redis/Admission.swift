@@ -153,7 +153,8 @@ public struct Admission: Sendable {
     )
 
     /// ARGV[4…8]: consumer group, stream, entry id (empty: no XACK), run (empty: only promote), tenant (empty: none).
-    /// Returns how many runs were promoted, or -1 when the run held no slot (nothing else changes).
+    /// Returns how many runs were promoted, or -1 when the run held no slot (nothing else changes). A released run is
+    /// counted in its second (`RedisKeys.finishedInSecond`) for the operations console's runs per second.
     static let releaseScript = RedisScript(
         prelude + "\n" + """
             if ARGV[6] ~= '' then redis.call('XACK', ARGV[5], ARGV[4], ARGV[6]) end
@@ -161,6 +162,9 @@ public struct Admission: Sendable {
             if run ~= '' then
               if redis.call('SREM', activeKey(t), run) == 0 then return -1 end
               redis.call('DECR', admittedKey)
+              local counter = prefix .. ':stats:finished:' .. redis.call('TIME')[1]
+              redis.call('INCR', counter)
+              redis.call('EXPIRE', counter, 120)
             end
             if t ~= '' then refresh(t) end
             return pump()
