@@ -65,7 +65,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "Gateway",
-            dependencies: ["Shared", hummingbird, websocket, nioWebSocket, auth, bcrypt, jwt, crypto, argumentParser, metrics],
+            dependencies: ["Shared", hummingbird, websocket, nioWebSocket, auth, bcrypt, jwt, crypto, argumentParser, metrics, httpClient],
             resources: [.embedInCode("OpenAPI/openapi.json"), .embedInCode("Public")],
             swiftSettings: settings
         ),

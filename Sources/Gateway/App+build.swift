@@ -19,6 +19,8 @@ struct GatewayDependencies: Sendable {
     /// Denylist and rate limits (one instance: its limiter remembers the loaded script).
     let access: AccessGuard
     let policies: TenantPolicies
+    /// Discovery documents and key sets of single sign-on issuers, cached for the process.
+    let oidc = OIDCClient()
 
     var runs: RunStore { RunStore(client: postgres) }
     var threads: ThreadStore { ThreadStore(client: postgres) }
@@ -105,10 +107,19 @@ func buildRouter(_ dependencies: GatewayDependencies) -> Router<GatewayContext> 
     let api = router.group("api").add(middleware: AvailabilityMiddleware(monitor: dependencies.monitor))
     let auth = AuthController(identities: dependencies.identities, tokens: dependencies.tokens, access: dependencies.access)
     auth.addPublicRoutes(to: api.group("auth"))
+    let sso = OIDCController(
+        identities: dependencies.identities, tokens: dependencies.tokens, client: dependencies.oidc, redis: dependencies.redis,
+        keys: dependencies.config.service.keys,
+        publicURL: dependencies.config.publicURL ?? "http://\(dependencies.config.host):\(dependencies.config.port)",
+        bcryptCost: dependencies.config.bcryptCost
+    )
+    sso.addRoutes(to: api.group("auth/oidc"))
+    let admin = api.group("admin").add(middleware: AdminMiddleware(adminToken: dependencies.config.adminToken))
+    sso.addAdminRoutes(to: admin)
     AdminController(identities: dependencies.identities, bcryptCost: dependencies.config.bcryptCost, policies: dependencies.policies,
                     limits: dependencies.config.rateLimits, admission: dependencies.admission, runs: dependencies.runs,
                     control: dependencies.control)
-        .addRoutes(to: api.group("admin").add(middleware: AdminMiddleware(adminToken: dependencies.config.adminToken)))
+        .addRoutes(to: admin)
 
     let protected = api.group().add(middleware: AuthMiddleware(tokens: dependencies.tokens, apiKeys: dependencies.apiKeys, access: dependencies.access))
     auth.addProtectedRoutes(to: protected.group("auth"))

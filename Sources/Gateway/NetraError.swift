@@ -28,6 +28,12 @@ struct NetraError: Error, HTTPResponseError, CustomStringConvertible {
         static let rateLimited = Code(raw: "rate_limited")
         static let tenantSuspended = Code(raw: "tenant_suspended")
         static let unavailable = Code(raw: "service_unavailable")
+        static let invalidState = Code(raw: "invalid_state")
+        static let invalidIDToken = Code(raw: "invalid_id_token")
+        static let oidcDenied = Code(raw: "oidc_denied")
+        static let oidcCodeRejected = Code(raw: "oidc_code_rejected")
+        static let oidcUnavailable = Code(raw: "oidc_unavailable")
+        static let emailNotAllowed = Code(raw: "email_not_allowed")
         static let internalError = Code(raw: "internal_error")
     }
 

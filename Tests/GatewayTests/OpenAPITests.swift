@@ -45,7 +45,8 @@ struct OpenAPITests {
                 let declared = Set(operation.parameters.filter { $0.location == "path" }.map(\.name))
                 let templated = Set(operation.path.split(separator: "/").filter { $0.hasPrefix("{") }.map { String($0.dropFirst().dropLast()) })
                 #expect(declared == templated, "\(operation): path parameters \(declared.sorted()) vs template \(templated.sorted())")
-                #expect(operation.statuses.contains { (200..<300).contains($0) || $0 == 101 }, "\(operation) documents no success")
+                // Success is a 2xx, the WebSocket upgrade (101), or a redirect for the single sign-on steps.
+                #expect(operation.statuses.contains { (200..<300).contains($0) || [101, 302, 303].contains($0) }, "\(operation) documents no success")
                 for name in operation.schemeNames { #expect(schemes?[name] != nil, "\(operation) uses undefined security scheme \(name)") }
             }
             var ids: [String] = []
@@ -353,7 +354,9 @@ extension OpenAPITests {
         ("not a UUID", "not-a-uuid"), ("3000 characters", String(repeating: "a", count: 3_000)), ("NUL", "%00"),
         ("UUID and NUL", "\(fixedUUID)%00"), ("dot dot", ".."), ("encoded traversal", "..%2F..%2Fetc%2Fpasswd"),
         ("traversal", "../../health"), ("unknown UUID", fixedUUID), ("nil UUID", "00000000-0000-0000-0000-000000000000"),
-        ("invalid UTF-8", "%FF%FE"), ("SQL", "%27%20OR%20%271%27%3D%271"), ("unicode", "%C3%A9t%C3%A9"), ("empty", ""),
+        // No invalid UTF-8 here: AsyncHTTPClient cannot send such a path (it decodes the URL's path, fails, and sends
+        // `/`), so the probe never reached the route. Invalid UTF-8 in queries and bodies is probed below.
+        ("SQL", "%27%20OR%20%271%27%3D%271"), ("unicode", "%C3%A9t%C3%A9"), ("empty", ""),
     ]
 
     static let queryValues: [(label: String, value: String)] = [

@@ -49,7 +49,8 @@ public final class RedisServerProcess: @unchecked Sendable {
         self.process = nil
     }
 
-    private static func freePort() throws -> Int {
+    /// A port nothing listens on right now (bound once by the kernel's choice, then released).
+    public static func freePort() throws -> Int {
         let socket = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).wait()
         defer { try? socket.close().wait() }
         return socket.localAddress?.port ?? 0

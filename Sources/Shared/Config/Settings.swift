@@ -48,6 +48,9 @@ public struct SettingKey: Sendable, Hashable {
     /// Per WebSocket connection: inbound messages per second, and the bucket's burst (default twice the rate).
     public static let wsMessagesPerSecond = SettingKey("ws.messages.per.second")
     public static let wsMessagesBurst = SettingKey("ws.messages.burst")
+    /// The gateway's external base URL (scheme, host, port), e.g. `https://netra.example.com`: single sign-on's callback
+    /// is this plus `/api/auth/oidc/callback`. Default: `http://<http host>:<http port>`.
+    public static let publicURL = SettingKey("public.url")
     /// Browser origins allowed cross-origin (comma-separated); unset: no CORS headers at all.
     public static let corsOrigins = SettingKey("cors.origins")
     /// The optional LLM (worker only): an OpenAI-compatible base URL such as `http://127.0.0.1:8000/v1`.

@@ -45,6 +45,9 @@ public struct RedisKeys: Sendable, Hashable {
     /// How many runs released their slot (ended) in one second of Redis's clock; each key lives two minutes. The
     /// release script counts, so the figure costs no extra round trip.
     public func finishedInSecond(_ second: Int) -> String { "\(prefix):stats:finished:\(second)" }
+    /// A single sign-on in progress: its tenant, nonce and PKCE verifier, keyed by the `state` sent to the issuer; read
+    /// and deleted at once by the callback, so a state (and with it a code) is good for one sign-in.
+    public func oidcLogin(_ state: String) -> String { "\(prefix):oidc:login:\(state)" }
     /// The consumer group of the workers on `runStream`.
     public var workerGroup: String { "workers" }
     /// The pub/sub channel carrying one run's events.
