@@ -132,6 +132,24 @@ async function selectThread(id) {
   if (run && run.threadId === id && !run.done) list.append(run.view.item);
   $('agent-panel').hidden = !(run && run.threadId === id);
   list.lastElementChild?.scrollIntoView({ block: 'end' });
+  if (!run || run.done) await adoptRunningRun(id);
+}
+
+// After a reload the page knows no run: if the thread has one going, follow it from its first event (the gateway
+// replays the stored events, then relays live ones), so the stages, tool lines and report appear as if never left.
+async function adoptRunningRun(threadId) {
+  let runs;
+  try { ({ runs } = await api('GET', '/api/agent/history?limit=20')); } catch { return; }
+  const going = runs.find((r) => r.thread_id === threadId && ['queued', 'running', 'scheduled'].includes(r.status));
+  if (!going || state.threadId !== threadId || (state.run && !state.run.done)) return;
+  state.run = newRun(threadId);
+  state.run.id = going.run_id;
+  $('messages').append(state.run.view.item);
+  $('agent-stages').replaceChildren();
+  $('agent-panel').hidden = false;
+  $('thinking').hidden = false;
+  $('stop').disabled = false;
+  resumeRun();
 }
 
 async function renameThread(thread) {
@@ -320,7 +338,7 @@ function renderCharts(report) {
     : (report.cost_by_model || []).map((r) => ({ label: r.model, value: r.monthly_cost_usd }));
   if (byModel.length) box.append(barChart('Monthly cost by model', byModel.slice(0, 10)));
   const savings = report.charts?.savings_by_opportunity || [];
-  if (savings.length) box.append(barChart('Monthly savings by opportunity', savings.slice(0, 8).map((p, n) => ({ label: `#${n + 1} ${p.label}`, value: p.value }))));
+  if (savings.length) box.append(barChart('Monthly savings by opportunity', savings.slice(0, 8)));
   return box;
 }
 
@@ -428,12 +446,21 @@ $('composer').addEventListener('submit', (event) => { event.preventDefault(); se
 $('composer-input').addEventListener('keydown', (event) => {
   if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) { event.preventDefault(); sendMessage(); }
 });
-$('stop').addEventListener('click', () => { if (state.run?.id) send('stop_agent', { run_id: state.run.id }); });
+$('stop').addEventListener('click', () => {
+  const run = state.run;
+  if (!run || run.done) return;
+  if (run.id) send('stop_agent', { run_id: run.id });
+  else run.stopRequested = true; // sent as soon as agent_started names the run
+});
 
 async function sendMessage() {
   const input = $('composer-input');
   const text = input.value.trim();
-  if (!text || (state.run && !state.run.done)) return;
+  if (!text) return;
+  if (state.run && !state.run.done) {
+    if (state.run.threadId !== state.threadId) showError(new Error('A run is still going in another conversation; wait for it or stop it there.'));
+    return;
+  }
   try {
     if (!state.threadId) await createThread(text.length > 60 ? text.slice(0, 57) + '…' : text);
   } catch (error) { showError(error); return; }
@@ -465,7 +492,10 @@ function handleEvent(message) {
   const run = state.run;
   if (type === 'error' && !metadata.run_id) { showError(new Error(`${data.code}: ${data.message}`)); if (run && !run.id && !run.done) finishRun('failed'); return; }
   if (!run) return;
-  if (!run.id && type === 'agent_started' && metadata.thread_id === run.threadId) run.id = metadata.run_id;
+  if (!run.id && type === 'agent_started' && metadata.thread_id === run.threadId) {
+    run.id = metadata.run_id;
+    if (run.stopRequested) send('stop_agent', { run_id: run.id });
+  }
   if (metadata.run_id !== run.id) return;
   if (metadata.seq != null) {
     if (metadata.seq <= run.lastSeq) return; // replayed after a reconnect: already shown
@@ -538,7 +568,12 @@ function finishRun(status, note) {
   const run = state.run;
   if (!run || run.done) return;
   run.done = true;
-  for (const stage of run.stages) if (stage.status === 'thinking') stage.status = status === 'succeeded' ? 'done' : 'failed';
+  const ended = status === 'succeeded' ? 'done' : status === 'cancelled' ? 'cancelled' : 'failed';
+  for (const stage of run.stages) {
+    if (stage.status === 'thinking') stage.status = ended;
+    else if (stage.status === 'waiting' && status !== 'succeeded') stage.status = 'skipped';
+  }
+  $('run-status').textContent = status === 'succeeded' ? 'The run finished; its report is below.' : `The run ended: ${status}.`;
   if (note) run.view.result.append(el('p', { className: 'error', text: note }));
   $('stop').disabled = true;
   $('thinking').hidden = true;
