@@ -10,6 +10,7 @@ let settings: [SwiftSetting] = [
 let testSettings: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
 
 let hummingbird: Target.Dependency = .product(name: "Hummingbird", package: "hummingbird")
+let hummingbirdCore: Target.Dependency = .product(name: "HummingbirdCore", package: "hummingbird")
 let hummingbirdTLS: Target.Dependency = .product(name: "HummingbirdTLS", package: "hummingbird")
 let hummingbirdTesting: Target.Dependency = .product(name: "HummingbirdTesting", package: "hummingbird")
 let websocket: Target.Dependency = .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket")
@@ -69,7 +70,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "Gateway",
-            dependencies: ["Shared", hummingbird, hummingbirdTLS, nioSSL, websocket, nioWebSocket, auth, bcrypt, jwt, crypto, argumentParser, metrics],
+            dependencies: ["Shared", hummingbird, hummingbirdCore, hummingbirdTLS, nioSSL, websocket, nioWebSocket, auth, bcrypt, jwt, crypto, argumentParser, metrics],
             resources: [.embedInCode("OpenAPI/openapi.json"), .embedInCode("Public")],
             swiftSettings: settings
         ),

@@ -1,3 +1,4 @@
+import NIOSSL
 import Shared
 
 /// The gateway's settings.
@@ -6,7 +7,8 @@ import Shared
 ///   `http.port` (default 8080), `jwt.secret` (required, at least 32 characters), `jwt.ttl` (seconds, default 3600),
 ///   `admin.token` (required, at least 16 characters) and `heartbeat.interval` (seconds between WebSocket
 ///   heartbeats, default 15), `ws.messages.per.second` (default 20) and `ws.messages.burst` (default twice the rate)
-///   per WebSocket connection, and `cors.origins` (comma-separated origins; unset: no CORS headers).
+///   per WebSocket connection, `cors.origins` (comma-separated origins; unset: no CORS headers), and `tls.cert.file`
+///   with `tls.key.file` (PEM; both set: the gateway serves HTTPS and WSS itself, neither: plain HTTP).
 struct GatewayConfiguration: Sendable {
     var service: ServiceConfiguration
     var host: String
@@ -25,6 +27,8 @@ struct GatewayConfiguration: Sendable {
     var webSocketMessages = WebSocketMessageLimiter.Limit.standard
     /// Browser origins allowed to call the API cross-origin; empty: no CORS headers at all (same origin only).
     var corsOrigins: [String] = []
+    /// The server certificate and key when the gateway terminates TLS itself; `nil`: plain HTTP (behind a proxy that does).
+    var tls: TLSConfiguration?
 
     init(
         service: ServiceConfiguration, host: String, port: Int, jwtSecret: String, tokenLifetime: Duration,
@@ -56,6 +60,7 @@ struct GatewayConfiguration: Sendable {
         let burst = try settings.int(.wsMessagesBurst, default: messages * 2, in: 1...200_000)
         webSocketMessages = WebSocketMessageLimiter.Limit(perSecond: Double(messages), burst: burst)
         corsOrigins = try CORSOrigins.parse(settings.string(.corsOrigins))
+        tls = try settings.serverTLS()
     }
 }
 

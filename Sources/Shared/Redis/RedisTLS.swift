@@ -25,7 +25,7 @@ public struct RedisTLS: Sendable, Hashable {
     /// The NIOSSL client configuration: TLS 1.2 or later, full verification, the files loaded now.
     ///
     /// - Throws: `TLSFiles.Failure` when a file is missing or unreadable.
-    public func makeTLSConfiguration() throws(TLSFiles.Failure) -> TLSConfiguration {
+    public func makeTLSConfiguration() throws -> TLSConfiguration {
         var configuration = TLSConfiguration.makeClientConfiguration()
         configuration.minimumTLSVersion = .tlsv12
         configuration.certificateVerification = .fullVerification

@@ -12,7 +12,9 @@ public enum TLSFiles {
     }
 
     /// The certificates in a PEM file (a CA bundle or a certificate chain, leaf first); at least one.
-    public static func certificates(at path: String) throws(Failure) -> [NIOSSLCertificate] {
+    ///
+    /// - Throws: `Failure` (as do the other loaders).
+    public static func certificates(at path: String) throws -> [NIOSSLCertificate] {
         try checkReadable(path)
         let certificates: [NIOSSLCertificate]
         do {
@@ -25,7 +27,7 @@ public enum TLSFiles {
     }
 
     /// The private key in a PEM file (unencrypted).
-    public static func privateKey(at path: String) throws(Failure) -> NIOSSLPrivateKey {
+    public static func privateKey(at path: String) throws -> NIOSSLPrivateKey {
         try checkReadable(path)
         do {
             return try NIOSSLPrivateKey(file: path, format: .pem)
@@ -38,7 +40,7 @@ public enum TLSFiles {
     public static func identity(
         certificateFile: String,
         keyFile: String
-    ) throws(Failure) -> (chain: [NIOSSLCertificateSource], key: NIOSSLPrivateKeySource) {
+    ) throws -> (chain: [NIOSSLCertificateSource], key: NIOSSLPrivateKeySource) {
         let chain = try certificates(at: certificateFile).map { NIOSSLCertificateSource.certificate($0) }
         return (chain, .privateKey(try privateKey(at: keyFile)))
     }
@@ -49,7 +51,7 @@ public enum TLSFiles {
         (try? SocketAddress(ipAddress: host, port: 0)) != nil
     }
 
-    private static func checkReadable(_ path: String) throws(Failure) {
+    private static func checkReadable(_ path: String) throws {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw Failure(path: path, reason: "no such file")
