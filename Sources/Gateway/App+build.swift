@@ -68,9 +68,10 @@ func buildGateway(
 ) async throws -> (app: some ApplicationProtocol, sessions: WebSocketSessions) {
     let dependencies = await GatewayDependencies(config: config, logger: logger)
     let router = buildRouter(dependencies)
+    let server = try buildServer(config, router: router)
     var app = Application(
         router: router,
-        server: try buildServer(config, router: router),
+        server: server,
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "netra-gateway"),
         onServerRunning: onServerRunning,
         logger: logger
