@@ -70,7 +70,9 @@ public struct PostgresTLS: Sendable, Hashable {
             configuration.trustRoots = .certificates(roots)
         }
         if let certificateFile, let keyFile {
-            let identity = try Settings.identity(certificate: (.databaseURL, certificateFile), key: (.databaseURL, keyFile))
+            let identity = try Settings.identity(
+                certificate: (key: .databaseURL, path: certificateFile), key: (key: .databaseURL, path: keyFile)
+            )
             configuration.certificateChain = identity.chain
             configuration.privateKey = identity.key
         }

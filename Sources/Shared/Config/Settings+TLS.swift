@@ -23,7 +23,9 @@ extension Settings {
         }
         if let caFile = tls.caFile { _ = try Self.load(.redisTLSCAFile) { try TLSFiles.certificates(at: caFile) } }
         if let certificateFile = tls.certificateFile, let keyFile = tls.keyFile {
-            _ = try Self.identity(certificate: (.redisTLSCertFile, certificateFile), key: (.redisTLSKeyFile, keyFile))
+            _ = try Self.identity(
+                certificate: (key: .redisTLSCertFile, path: certificateFile), key: (key: .redisTLSKeyFile, path: keyFile)
+            )
         }
         return tls
     }
@@ -33,7 +35,9 @@ extension Settings {
         guard let certificateFile = try pairedFile(.tlsCertFile, with: .tlsKeyFile),
             let keyFile = try pairedFile(.tlsKeyFile, with: .tlsCertFile)
         else { return nil }
-        let identity = try Self.identity(certificate: (.tlsCertFile, certificateFile), key: (.tlsKeyFile, keyFile))
+        let identity = try Self.identity(
+            certificate: (key: .tlsCertFile, path: certificateFile), key: (key: .tlsKeyFile, path: keyFile)
+        )
         var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: identity.chain, privateKey: identity.key)
         configuration.minimumTLSVersion = .tlsv12
         return configuration
