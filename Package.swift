@@ -78,7 +78,7 @@ let package = Package(
         .executableTarget(name: "Scheduler", dependencies: ["Shared", hummingbird, argumentParser, metrics, httpClient, crypto], swiftSettings: settings),
         .target(
             name: "SharedTestSupport",
-            dependencies: ["Shared", logging, postgres, nio, nioPosix, nioSSL],
+            dependencies: ["Shared", logging, postgres, nio, nioPosix],
             path: "Tests/SharedTestSupport",
             swiftSettings: testSettings
         ),
