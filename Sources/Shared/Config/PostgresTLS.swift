@@ -94,7 +94,7 @@ public struct PostgresTLS: Sendable, Hashable {
 
     private var verification: CertificateVerification {
         switch mode {
-        case .disable, .prefer, .require: rootCertificateFile == nil ? .none : .noHostnameVerification
+        case .disable, .prefer, .require: rootCertificateFile == nil ? CertificateVerification.none : .noHostnameVerification
         case .verifyCA: .noHostnameVerification
         case .verifyFull: .fullVerification
         }
