@@ -10,6 +10,8 @@ let settings: [SwiftSetting] = [
 let testSettings: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
 
 let hummingbird: Target.Dependency = .product(name: "Hummingbird", package: "hummingbird")
+let hummingbirdCore: Target.Dependency = .product(name: "HummingbirdCore", package: "hummingbird")
+let hummingbirdTLS: Target.Dependency = .product(name: "HummingbirdTLS", package: "hummingbird")
 let hummingbirdTesting: Target.Dependency = .product(name: "HummingbirdTesting", package: "hummingbird")
 let websocket: Target.Dependency = .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket")
 let wsClient: Target.Dependency = .product(name: "WSClient", package: "swift-websocket")
@@ -27,6 +29,8 @@ let prometheus: Target.Dependency = .product(name: "Prometheus", package: "swift
 let nio: Target.Dependency = .product(name: "NIOCore", package: "swift-nio")
 let nioPosix: Target.Dependency = .product(name: "NIOPosix", package: "swift-nio")
 let nioWebSocket: Target.Dependency = .product(name: "NIOWebSocket", package: "swift-nio")
+let nioTLS: Target.Dependency = .product(name: "NIOTLS", package: "swift-nio")
+let nioSSL: Target.Dependency = .product(name: "NIOSSL", package: "swift-nio-ssl")
 let httpClient: Target.Dependency = .product(name: "AsyncHTTPClient", package: "async-http-client")
 let crypto: Target.Dependency = .product(name: "Crypto", package: "swift-crypto")
 
@@ -52,6 +56,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
     ],
@@ -59,13 +64,13 @@ let package = Package(
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
         .target(
             name: "Shared",
-            dependencies: ["CHiredis", nio, nioPosix, postgres, lifecycle, unixSignals, logging, metrics, prometheus, configuration, argumentParser, hummingbird],
+            dependencies: ["CHiredis", nio, nioPosix, nioSSL, nioTLS, postgres, lifecycle, unixSignals, logging, metrics, prometheus, configuration, argumentParser, hummingbird],
             resources: [.embedInCode("Postgres/Migrations"), .embedInCode("Supply/catalog.json")],
             swiftSettings: settings
         ),
         .executableTarget(
             name: "Gateway",
-            dependencies: ["Shared", hummingbird, websocket, nioWebSocket, auth, bcrypt, jwt, crypto, argumentParser, metrics, httpClient],
+            dependencies: ["Shared", hummingbird, hummingbirdCore, hummingbirdTLS, nioSSL, websocket, nioWebSocket, auth, bcrypt, jwt, crypto, argumentParser, metrics, httpClient],
             resources: [.embedInCode("OpenAPI/openapi.json"), .embedInCode("Public")],
             swiftSettings: settings
         ),
@@ -80,7 +85,7 @@ let package = Package(
         .testTarget(name: "SharedTests", dependencies: ["Shared", "SharedTestSupport", postgres, logging, nio], swiftSettings: testSettings),
         .testTarget(
             name: "GatewayTests",
-            dependencies: ["Gateway", "Worker", "Scheduler", "SharedTestSupport", hummingbirdTesting, wsClient, httpClient],
+            dependencies: ["Gateway", "Worker", "Scheduler", "SharedTestSupport", hummingbirdTesting, wsClient, httpClient, nioSSL],
             swiftSettings: testSettings
         ),
         .testTarget(name: "WorkerTests", dependencies: ["Worker", "SharedTestSupport", hummingbird], swiftSettings: testSettings),

@@ -1,4 +1,6 @@
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import HummingbirdWebSocket
 import Logging
 import NIOCore
@@ -68,9 +70,10 @@ func buildGateway(
 ) async throws -> (app: some ApplicationProtocol, sessions: WebSocketSessions) {
     let dependencies = await GatewayDependencies(config: config, logger: logger)
     let router = buildRouter(dependencies)
+    let server = try buildServer(config, router: router)
     var app = Application(
         router: router,
-        server: .http1WebSocketUpgrade(webSocketRouter: router, configuration: .init(ws: .init(maxFrameSize: WebSocketSession.maxMessageSize))),
+        server: server,
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "netra-gateway"),
         onServerRunning: onServerRunning,
         logger: logger
@@ -88,6 +91,16 @@ func buildGateway(
         }
     }
     return (app, dependencies.sessions)
+}
+
+/// HTTP/1.1 with the WebSocket upgrade; inside TLS (HTTPS and WSS on the same port) when the gateway has a certificate.
+func buildServer(_ config: GatewayConfiguration, router: Router<GatewayContext>) throws -> HTTPServerBuilder {
+    let http: HTTPServerBuilder = .http1WebSocketUpgrade(
+        webSocketRouter: router,
+        configuration: .init(ws: .init(maxFrameSize: WebSocketSession.maxMessageSize))
+    )
+    guard let tls = config.tls else { return http }
+    return try .tls(http, tlsConfiguration: tls)
 }
 
 /// The routes: health, auth, admin, threads, runs and the WebSocket.

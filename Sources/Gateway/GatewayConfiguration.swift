@@ -1,4 +1,5 @@
 import Foundation
+import NIOSSL
 import Shared
 
 /// The gateway's settings.
@@ -7,8 +8,9 @@ import Shared
 ///   `http.port` (default 8080), `jwt.secret` (required, at least 32 characters), `jwt.ttl` (seconds, default 3600),
 ///   `admin.token` (required, at least 16 characters) and `heartbeat.interval` (seconds between WebSocket
 ///   heartbeats, default 15), `ws.messages.per.second` (default 20) and `ws.messages.burst` (default twice the rate)
-///   per WebSocket connection, `cors.origins` (comma-separated origins; unset: no CORS headers), and `public.url`
-///   (the external base URL single sign-on redirects back to; default `http://<host>:<port>`).
+///   per WebSocket connection, `cors.origins` (comma-separated origins; unset: no CORS headers), `public.url`
+///   (the external base URL single sign-on redirects back to; default `http://<host>:<port>`), and `tls.cert.file`
+///   with `tls.key.file` (PEM; both set: the gateway serves HTTPS and WSS itself, neither: plain HTTP).
 struct GatewayConfiguration: Sendable {
     var service: ServiceConfiguration
     var host: String
@@ -29,6 +31,8 @@ struct GatewayConfiguration: Sendable {
     var corsOrigins: [String] = []
     /// The external base URL (no trailing slash); the single sign-on callback hangs off it.
     var publicURL: String?
+    /// The server certificate and key when the gateway terminates TLS itself; `nil`: plain HTTP (behind a proxy that does).
+    var tls: TLSConfiguration?
 
     init(
         service: ServiceConfiguration, host: String, port: Int, jwtSecret: String, tokenLifetime: Duration,
@@ -66,6 +70,7 @@ struct GatewayConfiguration: Sendable {
             }
             publicURL = url.hasSuffix("/") ? String(url.dropLast()) : url
         }
+        tls = try settings.serverTLS()
     }
 }
 

@@ -5,6 +5,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import NIOCore
+import NIOSSL
 import PostgresNIO
 import ServiceLifecycle
 import Shared
@@ -49,8 +50,13 @@ struct TestStack {
         var reconcileInterval: Duration = .seconds(5)
         var sweepInterval: Duration = .milliseconds(200)
         var retryDelay: Duration = .milliseconds(50)
-        /// Another Redis than the suite's (a private one a test can stop).
+        /// Another Redis than the suite's (a private one a test can stop, or its TLS port).
         var redis: RedisEndpoint?
+        /// TLS for every PostgreSQL connection of the stack (the database is still created over the plain admin pool).
+        var postgresTLS: PostgresClient.Configuration.TLS?
+        /// The gateway serves HTTPS and WSS with this; the stack's client then speaks HTTPS (without verifying:
+        /// tests that verify the certificate bring their own client).
+        var gatewayTLS: TLSConfiguration?
         /// The gateway's rate limits; `nil` keeps the generous defaults.
         var rateLimits: RateLimits?
         /// Completion webhooks: allowed hosts and the scheduler's signing secret (none: webhooks are not sent).
@@ -75,11 +81,13 @@ struct TestStack {
         var configured = TestEnvironment.service()
         configured.postgres = TestEnvironment.postgres(database: database)
         if let redis = options.redis { configured.redis = redis }
+        if let tls = options.postgresTLS { configured.postgres.tls = tls }
         configured.webhooks = options.webhooks
         let service = configured
         let logger = TestEnvironment.logger("stack")
         var gatewayConfig = gatewayConfiguration(service)
         if let limits = options.rateLimits { gatewayConfig.rateLimits = limits }
+        gatewayConfig.tls = options.gatewayTLS
         let app = try await buildApplication(gatewayConfig, logger: logger)
         var groups: [ServiceGroup] = []
         for index in 0..<options.workers {
@@ -103,7 +111,8 @@ struct TestStack {
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             for group in groups { tasks.addTask { try await group.run() } }
             do {
-                try await app.test(.live) { client in
+                let setup: TestingSetup = options.gatewayTLS == nil ? .live : .ahc(.https)
+                try await app.test(setup) { client in
                     try await body(TestStack(client: client, service: service, logger: logger, db: db))
                 }
             } catch {

@@ -3,16 +3,35 @@ import NIOCore
 import NIOPosix
 import Shared
 
-/// A private `redis-server` on a free port, for tests that stop and restart the server.
+/// A private `redis-server` on a free port, for tests that stop and restart the server or need TLS settings of their own.
 public final class RedisServerProcess: @unchecked Sendable {
     // `@unchecked Sendable`: `process` is only touched by the owning test, one call at a time.
+
+    /// A TLS port beside the plain one, with a certificate of `TestEnvironment.tlsDirectory`.
+    public struct TLSOptions: Sendable {
+        /// The certificate's base name: `server` (127.0.0.1 and localhost) or `wrong-host` (wrong.example only).
+        public var certificate: String
+        /// `--tls-auth-clients`: `yes` (a client certificate signed by the test CA is required), `optional` or `no`.
+        public var authClients: String
+
+        public init(certificate: String = "server", authClients: String = "yes") {
+            self.certificate = certificate
+            self.authClients = authClients
+        }
+    }
+
     public let port: Int
+    /// The TLS port, when the server has one.
+    public let tlsPort: Int?
+    private let tls: TLSOptions?
     private let directory: URL
     private var process: Process?
 
-    /// Picks a free port; call `start()` to launch.
-    public init() throws {
+    /// Picks free ports; call `start()` to launch.
+    public init(tls: TLSOptions? = nil) throws {
         self.port = try Self.freePort()
+        self.tlsPort = try tls.map { _ in try Self.freePort() }
+        self.tls = tls
         self.directory = FileManager.default.temporaryDirectory.appendingPathComponent("netra-redis-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     }
@@ -24,11 +43,25 @@ public final class RedisServerProcess: @unchecked Sendable {
 
     public var endpoint: RedisEndpoint { RedisEndpoint(host: "127.0.0.1", port: port) }
 
+    /// The TLS port with `tls` as the client's settings (default: trust the test CA, no client certificate).
+    public func tlsEndpoint(_ tls: RedisTLS = RedisTLS(caFile: TestEnvironment.tlsFile("ca.crt"))) -> RedisEndpoint? {
+        tlsPort.map { RedisEndpoint(host: "127.0.0.1", port: $0, tls: tls) }
+    }
+
     /// Starts the server and waits until it answers PING.
     public func start() async throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: TestEnvironment.redisServerPath)
         process.arguments = ["--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", directory.path]
+        if let tls, let tlsPort {
+            process.arguments? += [
+                "--tls-port", "\(tlsPort)",
+                "--tls-cert-file", TestEnvironment.tlsFile("\(tls.certificate).crt"),
+                "--tls-key-file", TestEnvironment.tlsFile("\(tls.certificate).key"),
+                "--tls-ca-cert-file", TestEnvironment.tlsFile("ca.crt"),
+                "--tls-auth-clients", tls.authClients,
+            ]
+        }
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()

@@ -7,13 +7,40 @@ import Shared
 ///
 /// - `NETRA_TEST_REDIS_URL` (default `redis://127.0.0.1:26380`)
 /// - `NETRA_TEST_DATABASE_URL` (default `postgres://netra:netra@127.0.0.1:25434/netra_test`)
+/// - `NETRA_TEST_REDIS_TLS_URL` (default `rediss://127.0.0.1:26381`): the same Redis's TLS port
+/// - `NETRA_TEST_TLS_DIR` (default `.data/test/tls`): the certificates of `scripts/lib/tls.sh`, which the test
+///   Redis's TLS port and the test PostgreSQL (`ssl=on`) serve
 public enum TestEnvironment {
     static func env(_ name: String) -> String? { ProcessInfo.processInfo.environment[name] }
 
     public static var redisURL: String { env("NETRA_TEST_REDIS_URL") ?? "redis://127.0.0.1:26380" }
     public static var databaseURL: String { env("NETRA_TEST_DATABASE_URL") ?? "postgres://netra:netra@127.0.0.1:25434/netra_test" }
+    public static var redisTLSURL: String { env("NETRA_TEST_REDIS_TLS_URL") ?? "rediss://127.0.0.1:26381" }
 
     public static var redis: RedisEndpoint { RedisEndpoint(url: redisURL)! }
+
+    /// The folder of the test certificates.
+    public static var tlsDirectory: String {
+        env("NETRA_TEST_TLS_DIR") ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent(".data/test/tls").path
+    }
+
+    /// A file of `tlsDirectory`: `ca.crt`, `server.crt`, `client.key`, `wrong-ca.crt`, `wrong-host.crt`…
+    public static func tlsFile(_ name: String) -> String {
+        URL(fileURLWithPath: tlsDirectory).appendingPathComponent(name).path
+    }
+
+    /// The test Redis's TLS port, trusting the test CA; `tls` replaces the TLS settings.
+    public static func redisTLS(_ tls: RedisTLS = RedisTLS(caFile: tlsFile("ca.crt"))) -> RedisEndpoint {
+        var endpoint = RedisEndpoint(url: redisTLSURL)!
+        endpoint.tls = tls
+        return endpoint
+    }
+
+    /// The test database's URL with libpq TLS parameters appended (`sslmode=verify-full&sslrootcert=…`).
+    public static func databaseURL(tlsQuery: String) -> String {
+        databaseURL + (databaseURL.contains("?") ? "&" : "?") + tlsQuery
+    }
 
     public static var postgres: PostgresClient.Configuration {
         var configuration = try! PostgresClient.Configuration(url: databaseURL)

@@ -4,8 +4,10 @@ import PostgresNIO
 
 /// What every process needs: where Redis and PostgreSQL are, the Redis key prefix and the log level.
 ///
-/// - Configuration keys: `redis.url` (default `redis://127.0.0.1:6379`), `redis.prefix` (default `netra`),
-///   `database.url` (default `postgres://netra:netra@127.0.0.1:5432/netra`), `database.pool.size`
+/// - Configuration keys: `redis.url` (default `redis://127.0.0.1:6379`; `rediss://` for TLS, configured by
+///   `redis.tls.ca.file`, `redis.tls.cert.file`, `redis.tls.key.file` and `redis.tls.server.name`), `redis.prefix`
+///   (default `netra`), `database.url` (default `postgres://netra:netra@127.0.0.1:5432/netra`, with libpq's `sslmode`,
+///   `sslrootcert`, `sslcert` and `sslkey` parameters: see `PostgresTLS`), `database.pool.size`
 ///   (default 20), `log.level` (default `info`), `log.format` (`text` or `json`, default `text`),
 ///   `tenant.max.in.flight` (runs a tenant may have admitted at once unless the admin API sets its own limit,
 ///   default 100).
@@ -30,9 +32,10 @@ public struct ServiceConfiguration: Sendable {
     /// Reads and validates the shared settings.
     public init(settings: Settings) throws {
         let redisURL = settings.string(.redisURL) ?? "redis://127.0.0.1:6379"
-        guard let redis = RedisEndpoint(url: redisURL) else {
-            throw ConfigurationError(.redisURL, "expected redis://[:password@]host[:port][/db]")
+        guard var redis = RedisEndpoint(url: redisURL) else {
+            throw ConfigurationError(.redisURL, "expected redis://[:password@]host[:port][/db] (rediss:// for TLS)")
         }
+        redis.tls = try settings.redisTLS(for: redis)
         let prefix = settings.string(.redisPrefix) ?? "netra"
         guard prefix.allSatisfy({ $0.isLetter || $0.isNumber || "-_:.".contains($0) }) else {
             throw ConfigurationError(.redisPrefix, "may contain only letters, digits and - _ : .")
@@ -57,7 +60,8 @@ extension Admission {
 }
 
 extension PostgresClient.Configuration {
-    /// Parses `postgres://user[:password]@host[:port]/database[?sslmode=disable|prefer|require]`.
+    /// Parses `postgres://user[:password]@host[:port]/database[?sslmode=…&sslrootcert=…&sslcert=…&sslkey=…]`
+    /// (libpq's TLS parameters, see `PostgresTLS`).
     public init(url: String) throws {
         guard let parsed = ServiceURL(url), parsed.scheme == "postgres" || parsed.scheme == "postgresql",
             let user = parsed.user
@@ -66,13 +70,7 @@ extension PostgresClient.Configuration {
         }
         let database = String(parsed.path.drop { $0 == "/" })
         guard !database.isEmpty else { throw ConfigurationError(.databaseURL, "names no database") }
-        let tls: PostgresClient.Configuration.TLS
-        switch parsed.query["sslmode"] ?? "disable" {
-        case "disable": tls = .disable
-        case "prefer": tls = .prefer(.makeClientConfiguration())
-        case "require": tls = .require(.makeClientConfiguration())
-        case let other: throw ConfigurationError(.databaseURL, "unsupported sslmode '\(other)'")
-        }
+        let tls = try PostgresTLS(query: parsed.query).clientTLS()
         self.init(host: parsed.host, port: parsed.port ?? 5432, username: user, password: parsed.password, database: database, tls: tls)
     }
 }

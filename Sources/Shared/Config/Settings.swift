@@ -20,6 +20,16 @@ public struct SettingKey: Sendable, Hashable {
 
     public static let redisURL = SettingKey("redis.url")
     public static let redisPrefix = SettingKey("redis.prefix")
+    /// TLS for a `rediss://` URL (an error with `redis://`): the CAs to trust (PEM; default the system's), a client
+    /// certificate and its key (PEM, both or neither), and the name the server's certificate must carry (default the
+    /// URL's host).
+    public static let redisTLSCAFile = SettingKey("redis.tls.ca.file")
+    public static let redisTLSCertFile = SettingKey("redis.tls.cert.file")
+    public static let redisTLSKeyFile = SettingKey("redis.tls.key.file")
+    public static let redisTLSServerName = SettingKey("redis.tls.server.name")
+    /// The gateway's own HTTPS and WSS: its certificate chain and private key (PEM, both or neither).
+    public static let tlsCertFile = SettingKey("tls.cert.file")
+    public static let tlsKeyFile = SettingKey("tls.key.file")
     public static let databaseURL = SettingKey("database.url")
     public static let databasePoolSize = SettingKey("database.pool.size")
     public static let tenantMaxInFlight = SettingKey("tenant.max.in.flight")

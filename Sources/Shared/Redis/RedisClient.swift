@@ -136,7 +136,12 @@ public final class RedisClient: Sendable {
             }
             let delay = min(options.initialBackoff * (1 << min(failures - 1, 16)), options.maximumBackoff)
             state.withLock { $0 = .backingOff(until: .now + delay, lastError: redisError) }
-            logger.debug("Redis connection failed", metadata: ["error": "\(redisError)"])
+            if endpoint.tls != nil && failures == 1 {
+                // A TLS failure is usually configuration (CA, name, client certificate): say it once per streak.
+                logger.warning("Redis TLS connection failed", metadata: [LogKey.error: "\(redisError.message)"])
+            } else {
+                logger.debug("Redis connection failed", metadata: ["error": "\(redisError)"])
+            }
             throw redisError
         }
     }

@@ -2,26 +2,31 @@ import Logging
 import NIOCore
 import NIOPosix
 
-/// Where a Redis server listens, parsed from a `redis://[:password@]host[:port][/db]` URL.
+/// Where a Redis server listens, parsed from a `redis://[:password@]host[:port][/db]` URL, or `rediss://…` for TLS.
 public struct RedisEndpoint: Sendable, Hashable {
     public var host: String
     public var port: Int
     public var password: String?
     public var database: Int
+    /// TLS settings; `nil`: plaintext. Set for every `rediss://` URL, and then never dropped.
+    public var tls: RedisTLS?
 
-    public init(host: String = "127.0.0.1", port: Int = 6379, password: String? = nil, database: Int = 0) {
+    public init(host: String = "127.0.0.1", port: Int = 6379, password: String? = nil, database: Int = 0, tls: RedisTLS? = nil) {
         self.host = host
         self.port = port
         self.password = password
         self.database = database
+        self.tls = tls
     }
 
-    /// Parses a `redis://` URL; returns `nil` when it is not one.
+    /// Parses a `redis://` or `rediss://` URL; returns `nil` when it is neither. A `rediss://` endpoint verifies the
+    /// server against the system's trust store until its `tls` says otherwise.
     public init?(url: String) {
-        guard let parsed = ServiceURL(url), parsed.scheme == "redis" else { return nil }
+        guard let parsed = ServiceURL(url), parsed.scheme == "redis" || parsed.scheme == "rediss" else { return nil }
         self.host = parsed.host
         self.port = parsed.port ?? 6379
         self.password = parsed.password
+        self.tls = parsed.scheme == "rediss" ? RedisTLS() : nil
         let path = parsed.path.drop { $0 == "/" }
         if path.isEmpty {
             self.database = 0
@@ -45,6 +50,9 @@ public final class RedisConnection: Sendable {
 
     /// Opens a connection, authenticates and selects the database.
     ///
+    /// For a `rediss://` endpoint the TLS handshake (with the server's certificate verified) completes before this
+    /// returns, and a first command is answered, so that a refused client certificate surfaces here too.
+    ///
     /// - Parameter onPush: For a subscriber connection, receives every pushed `message` reply.
     public static func connect(
         to endpoint: RedisEndpoint,
@@ -52,11 +60,15 @@ public final class RedisConnection: Sendable {
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         onPush: (@Sendable (RedisValue) -> Void)? = nil
     ) async throws -> RedisConnection {
-        let bootstrap = ClientBootstrap(group: eventLoopGroup)
+        let eventLoop = eventLoopGroup.next()
+        let tls = try endpoint.tls.map { try RedisTLSSession(endpoint: endpoint, tls: $0, eventLoop: eventLoop) }
+        let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(.milliseconds(connectTimeout.wholeMilliseconds))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    // TLS first: the codec below reads and writes plaintext through it.
+                    if let tls { try tls.addHandlers(to: channel.pipeline.syncOperations) }
                     try channel.pipeline.syncOperations.addHandler(RedisChannelHandler(onPush: onPush))
                 }
             }
@@ -64,21 +76,36 @@ public final class RedisConnection: Sendable {
         do {
             channel = try await bootstrap.connect(host: endpoint.host, port: endpoint.port).get()
         } catch {
+            tls?.abandon(error)
             throw RedisError(.unavailable, "cannot connect to \(endpoint.host):\(endpoint.port): \(error)")
         }
+        try await tls?.waitForHandshake(on: channel, timeout: connectTimeout)
         let connection = RedisConnection(channel: channel)
         do {
-            if let password = endpoint.password {
-                _ = try await connection.send(["AUTH", RedisArgument(password)])
-            }
-            if endpoint.database != 0 {
-                _ = try await connection.send(["SELECT", RedisArgument(endpoint.database)])
-            }
+            try await connection.prepare(for: endpoint)
+        } catch let error as RedisError where endpoint.tls != nil && error.isConnectionFailure {
+            connection.close()
+            let reason = TLSFailure.explain(text: error.message, expectedName: endpoint.tls?.expectedHostname(for: endpoint.host) ?? endpoint.host)
+            throw RedisError(.unavailable, "TLS session with redis \(endpoint.host):\(endpoint.port) failed: \(reason)")
         } catch {
             connection.close()
             throw error
         }
         return connection
+    }
+
+    /// AUTH and SELECT as the endpoint asks; over TLS at least a PING, since a server that refuses the client
+    /// certificate says so only after the handshake (TLS 1.3).
+    private func prepare(for endpoint: RedisEndpoint) async throws {
+        if let password = endpoint.password {
+            _ = try await send(["AUTH", RedisArgument(password)])
+        }
+        if endpoint.database != 0 {
+            _ = try await send(["SELECT", RedisArgument(endpoint.database)])
+        }
+        if endpoint.tls != nil && endpoint.password == nil && endpoint.database == 0 {
+            _ = try await send(["PING"])
+        }
     }
 
     /// `false` once the connection has closed or failed.

@@ -105,7 +105,11 @@ public final class RedisSubscriber: Service, Sendable {
                 connection.close()
             } catch {
                 failures += 1
-                logger.debug("Redis subscriber reconnecting", metadata: ["error": "\(error)"])
+                if endpoint.tls != nil && failures == 1 {
+                    logger.warning("Redis subscriber TLS connection failed", metadata: [LogKey.error: "\(error)"])
+                } else {
+                    logger.debug("Redis subscriber reconnecting", metadata: ["error": "\(error)"])
+                }
                 let delay = min(options.initialBackoff * (1 << min(failures, 16)), options.maximumBackoff)
                 try? await Task.sleep(for: delay)
             }
