@@ -63,14 +63,14 @@ public enum IPAddressClass: Equatable, Sendable, CustomStringConvertible {
     /// Classifies an IPv4 or IPv6 literal (brackets allowed); `nil` when `text` is not one.
     public init?(literal text: String) {
         let text = text.trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
-        var v4 = in_addr()
-        var v6 = in6_addr()
+        // Plain byte buffers rather than in_addr/in6_addr: those C types resolve through whichever module imported the
+        // system headers first (NIO's CNIOLinux in a clean build), which member-import checks then refuse.
+        var v4 = [UInt8](repeating: 0, count: 4)
+        var v6 = [UInt8](repeating: 0, count: 16)
         if inet_pton(AF_INET, text, &v4) == 1 {
-            let bytes = withUnsafeBytes(of: v4.s_addr) { Array($0) }
-            self.init(ipv4: bytes)
+            self.init(ipv4: v4)
         } else if inet_pton(AF_INET6, text, &v6) == 1 {
-            let bytes = withUnsafeBytes(of: v6) { Array($0) }
-            self.init(ipv6: bytes)
+            self.init(ipv6: v6)
         } else {
             return nil
         }
