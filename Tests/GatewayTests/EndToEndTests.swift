@@ -55,6 +55,12 @@ struct EndToEndTests {
             #expect(updates.map { $0["metadata"]?["agent_name"]?.stringValue ?? "" } == stageNames.flatMap { [$0, $0] })
             #expect(updates.map { $0["data"]?["status"]?.stringValue ?? "" } == stageNames.flatMap { _ in ["started", "completed"] })
             let runID = try #require(events.first?["metadata"]?["run_id"]?.stringValue)
+            // start_agent was acknowledged with the run's id (an agent_log without seq: not a stored event).
+            let acknowledgements = received.filter { $0["type"]?.stringValue == "agent_log" && $0["metadata"]?["seq"] == .null }
+            #expect(acknowledgements.count == 1)
+            #expect(acknowledgements.first?["data"]?["run_id"]?.stringValue == runID)
+            #expect(acknowledgements.first?["data"]?["status"]?.stringValue == "queued")
+            #expect(acknowledgements.first?["metadata"]?["thread_id"]?.stringValue == threadID)
             #expect(events.allSatisfy { $0["metadata"]?["run_id"]?.stringValue == runID && $0["metadata"]?["thread_id"]?.stringValue == threadID })
             let completed = try #require(events.last)
             #expect(completed["data"]?["status"]?.stringValue == "succeeded")

@@ -119,6 +119,8 @@ struct RunsController: Sendable {
         }
         group.post("/runs/{run_id}/retry") { _, context in
             let identity = try context.requireIdentity()
+            // A retry starts the run again: a suspended tenant may not, and it counts against the submission rate.
+            try await submitter.access.admitRun(identity, logger: context.logger)
             let entry = try await control.retry(try runID(context), tenant: identity.tenantID, logger: context.logger)
             return try jsonResponse(Accepted(runID: entry.runID, threadID: nil, status: .queued), status: .accepted)
         }

@@ -492,7 +492,9 @@ function handleEvent(message) {
   const run = state.run;
   if (type === 'error' && !metadata.run_id) { showError(new Error(`${data.code}: ${data.message}`)); if (run && !run.id && !run.done) finishRun('failed'); return; }
   if (!run) return;
-  if (!run.id && type === 'agent_started' && metadata.thread_id === run.threadId) {
+  // The id arrives with start_agent's acknowledgement (agent_log, no seq), or at the latest with agent_started.
+  const names = type === 'agent_started' || (type === 'agent_log' && metadata.seq == null && data.run_id);
+  if (!run.id && names && metadata.thread_id === run.threadId) {
     run.id = metadata.run_id;
     if (run.stopRequested) send('stop_agent', { run_id: run.id });
   }
@@ -519,6 +521,7 @@ function handleEvent(message) {
       run.view.log.append(detailsLine('result', `${data.tool}: ${data.summary || 'done'}`, data));
       break;
     case 'agent_log':
+      if (metadata.seq == null && data.run_id && data.message === 'run accepted') break; // the acknowledgement
       run.view.log.append(el('p', { className: 'log' }, data.message || JSON.stringify(data)));
       if (data.cancelled === true && data.status === 'cancelled') finishRun('cancelled');
       break;

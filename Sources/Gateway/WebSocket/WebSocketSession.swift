@@ -167,6 +167,26 @@ struct WebSocketSession: Sendable {
             throw NetraError.unavailable
         }
         if !blocked { await submitter.enqueue(run, logger: logger) }
+        // The run's id at once, before any worker starts it (which may be long for a run in its tenant's backlog or a
+        // delayed one), so the client can stop or resubscribe to it. Not a stored event: it carries no `seq`.
+        let shown: RunStatus = run.scheduledFor != nil && run.status == .queued ? .scheduled : run.status
+        try await send(
+            ServerMessage.json(
+                type: .agentLog, data: ServerMessage.data(Queued(runID: run.id, status: shown.rawValue, message: "run accepted")),
+                threadID: run.threadID, runID: run.id
+            )
+        )
+    }
+
+    /// The acknowledgement of `start_agent`.
+    private struct Queued: Encodable {
+        let runID: RunID
+        let status: String
+        let message: String
+        enum CodingKeys: String, CodingKey {
+            case runID = "run_id"
+            case status, message
+        }
     }
 
     private func startRelay(
