@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 
 #if canImport(Darwin)
@@ -117,9 +118,10 @@ public struct JSONLogHandler: LogHandler {
 /// The wall clock as seconds and milliseconds since 1970.
 enum LogClock {
     static func now() -> (seconds: Int, milliseconds: Int) {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        return (Int(now.tv_sec), Int(now.tv_nsec) / 1_000_000)
+        // Foundation's clock rather than clock_gettime: `timespec`'s members resolve through whichever module
+        // imported the C header first (Dispatch's in a release build), which member-import checks refuse.
+        let millis = Int((Date().timeIntervalSince1970 * 1000).rounded(.down))
+        return (millis / 1000, millis % 1000)
     }
 }
 
