@@ -118,7 +118,10 @@ func buildRouter(_ dependencies: GatewayDependencies) -> Router<GatewayContext> 
     UIController().addRoutes(to: router)
 
     let api = router.group("api").add(middleware: AvailabilityMiddleware(monitor: dependencies.monitor))
-    let auth = AuthController(identities: dependencies.identities, tokens: dependencies.tokens, access: dependencies.access)
+    let auth = AuthController(
+        identities: dependencies.identities, tokens: dependencies.tokens, access: dependencies.access,
+        trustedProxies: dependencies.config.trustedProxies
+    )
     auth.addPublicRoutes(to: api.group("auth"))
     let sso = OIDCController(
         identities: dependencies.identities, tokens: dependencies.tokens, client: dependencies.oidc, redis: dependencies.redis,

@@ -31,6 +31,8 @@ struct GatewayConfiguration: Sendable {
     var corsOrigins: [String] = []
     /// The external base URL (no trailing slash); the single sign-on callback hangs off it.
     var publicURL: String?
+    /// Proxies whose `X-Forwarded-For` names the client (login limits per address); empty: the peer is the client.
+    var trustedProxies = TrustedProxies()
     /// The server certificate and key when the gateway terminates TLS itself; `nil`: plain HTTP (behind a proxy that does).
     var tls: TLSConfiguration?
 
@@ -71,6 +73,9 @@ struct GatewayConfiguration: Sendable {
             publicURL = url.hasSuffix("/") ? String(url.dropLast()) : url
         }
         tls = try settings.serverTLS()
+        let (proxies, invalid) = TrustedProxies.parse(settings.string(.trustedProxies))
+        if let invalid { throw ConfigurationError(.trustedProxies, "'\(invalid)' is not an IP address or a CIDR network") }
+        trustedProxies = proxies
     }
 }
 

@@ -335,6 +335,32 @@ struct IdentityTests {
         }
     }
 
+    @Test func behindATrustedProxyTheForwardedClientIsCountedNotTheProxy() async throws {
+        var options = TestStack.Options()
+        options.workers = 0
+        options.trustedProxies = TrustedProxies.parse("127.0.0.1").0  // the test client's connections come from here
+        try await TestStack.run(options) { stack in
+            func login(_ email: String, from address: String) async throws -> TestResponse {
+                var headers = HTTPFields()
+                headers[.xForwardedFor] = address
+                return try await stack.request(
+                    .post, "/api/auth/login", json: #"{"email":"\#(email)","password":"guess password"}"#, headers: headers
+                )
+            }
+            // 24 failures through the proxy from 24 clients: no address reaches its limit of 20.
+            for index in 0..<24 {
+                expectError(try await login(Self.email("nobody"), from: "203.0.113.\(index + 1)"), .unauthorized, code: "invalid_credentials")
+            }
+            // 20 from one client lock that client only.
+            for round in 0..<4 {
+                let email = Self.email("guess-\(round)")
+                for _ in 0..<5 { expectError(try await login(email, from: "198.51.100.7"), .unauthorized, code: "invalid_credentials") }
+            }
+            expectRateLimited(try await login(Self.email("fresh"), from: "198.51.100.7"), retryAfterAtMost: 900)
+            expectError(try await login(Self.email("fresh"), from: "198.51.100.8"), .unauthorized, code: "invalid_credentials")
+        }
+    }
+
     // MARK: Helpers
 
     static func email(_ label: String) -> String { "\(label)-\(UUID().uuidString.prefix(8).lowercased())@example.com" }

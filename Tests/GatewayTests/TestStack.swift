@@ -59,6 +59,7 @@ struct TestStack {
         var gatewayTLS: TLSConfiguration?
         /// The gateway's rate limits; `nil` keeps the generous defaults.
         var rateLimits: RateLimits?
+        var trustedProxies = TrustedProxies()
         /// Completion webhooks: allowed hosts and the scheduler's signing secret (none: webhooks are not sent).
         var webhooks = WebhookPolicy()
         var webhookSecret: String?
@@ -87,6 +88,7 @@ struct TestStack {
         let logger = TestEnvironment.logger("stack")
         var gatewayConfig = gatewayConfiguration(service)
         if let limits = options.rateLimits { gatewayConfig.rateLimits = limits }
+        gatewayConfig.trustedProxies = options.trustedProxies
         gatewayConfig.tls = options.gatewayTLS
         let app = try await buildApplication(gatewayConfig, logger: logger)
         var groups: [ServiceGroup] = []

@@ -1,3 +1,4 @@
+import HTTPTypes
 import Hummingbird
 import Logging
 import HummingbirdBcrypt
@@ -9,6 +10,8 @@ struct AuthController: Sendable {
     let identities: IdentityStore
     let tokens: TokenService
     let access: AccessGuard
+    /// Whose `X-Forwarded-For` names the client for the per-address login limit.
+    var trustedProxies = TrustedProxies()
 
     /// Verified against when the email is unknown, so both cases take the same time.
     static let dummyHash = Bcrypt.hash("not-a-real-password", cost: 10)
@@ -45,14 +48,15 @@ struct AuthController: Sendable {
     func addPublicRoutes(to group: RouterGroup<GatewayContext>) {
         group.post("/login") { request, context in
             let body = try await request.decodeJSON(Login.self, context: context)
-            try await access.checkLogin(email: body.email, address: context.clientAddress, logger: context.logger)
+            let address = trustedProxies.client(peer: context.clientAddress, forwardedFor: request.headers[values: .xForwardedFor])
+            try await access.checkLogin(email: body.email, address: address, logger: context.logger)
             let user = try await identities.user(email: body.email, logger: context.logger)
             let hash = user?.passwordHash ?? Self.dummyHash
             let password = body.password
             let matches = try await NIOThreadPool.singleton.runIfActive { Bcrypt.verify(password, hash: hash) }
             guard let user, matches else {
-                await access.recordLoginFailure(email: body.email, address: context.clientAddress, logger: context.logger)
-                context.logger.info("Login failed", metadata: ["client.address": "\(context.clientAddress ?? "unknown")"])
+                await access.recordLoginFailure(email: body.email, address: address, logger: context.logger)
+                context.logger.info("Login failed", metadata: ["client.address": "\(address ?? "unknown")"])
                 throw NetraError(.invalidCredentials, .unauthorized, "email or password is wrong")
             }
             let (token, expiresIn) = try await tokens.issue(for: user)
@@ -77,4 +81,9 @@ struct AuthController: Sendable {
             return try jsonResponse(Me(userID: user.id, tenantID: user.tenantID, email: user.email, name: user.name, role: user.role))
         }
     }
+}
+
+extension HTTPField.Name {
+    /// The client address chain a proxy appends to (believed only from `TrustedProxies`).
+    static let xForwardedFor = Self("X-Forwarded-For")!
 }

@@ -58,6 +58,8 @@ public struct SettingKey: Sendable, Hashable {
     /// Per WebSocket connection: inbound messages per second, and the bucket's burst (default twice the rate).
     public static let wsMessagesPerSecond = SettingKey("ws.messages.per.second")
     public static let wsMessagesBurst = SettingKey("ws.messages.burst")
+    /// Proxies whose `X-Forwarded-For` is believed for per-address limits (comma-separated addresses or CIDR networks).
+    public static let trustedProxies = SettingKey("trusted.proxies")
     /// The gateway's external base URL (scheme, host, port), e.g. `https://netra.example.com`: single sign-on's callback
     /// is this plus `/api/auth/oidc/callback`. Default: `http://<http host>:<http port>`.
     public static let publicURL = SettingKey("public.url")

@@ -62,18 +62,8 @@ public enum IPAddressClass: Equatable, Sendable, CustomStringConvertible {
 
     /// Classifies an IPv4 or IPv6 literal (brackets allowed); `nil` when `text` is not one.
     public init?(literal text: String) {
-        let text = text.trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
-        // Plain byte buffers rather than in_addr/in6_addr: those C types resolve through whichever module imported the
-        // system headers first (NIO's CNIOLinux in a clean build), which member-import checks then refuse.
-        var v4 = [UInt8](repeating: 0, count: 4)
-        var v6 = [UInt8](repeating: 0, count: 16)
-        if inet_pton(AF_INET, text, &v4) == 1 {
-            self.init(ipv4: v4)
-        } else if inet_pton(AF_INET6, text, &v6) == 1 {
-            self.init(ipv6: v6)
-        } else {
-            return nil
-        }
+        guard let bytes = IPAddressLiteral.bytes(text) else { return nil }
+        if bytes.count == 4 { self.init(ipv4: bytes) } else { self.init(ipv6: bytes) }
     }
 
     public init(ipv4 b: [UInt8]) {
@@ -101,5 +91,20 @@ public enum IPAddressClass: Equatable, Sendable, CustomStringConvertible {
         } else {
             self = .publicAddress
         }
+    }
+}
+
+/// IP address literals as bytes.
+public enum IPAddressLiteral {
+    /// The 4 bytes of an IPv4 or the 16 of an IPv6 literal (brackets allowed); `nil` for anything else.
+    public static func bytes(_ text: String) -> [UInt8]? {
+        let text = text.trimmingCharacters(in: CharacterSet(charactersIn: "[] "))
+        // Plain byte buffers rather than in_addr/in6_addr: those C types resolve through whichever module imported the
+        // system headers first (NIO's CNIOLinux in a clean build), which member-import checks then refuse.
+        var v4 = [UInt8](repeating: 0, count: 4)
+        var v6 = [UInt8](repeating: 0, count: 16)
+        if inet_pton(AF_INET, text, &v4) == 1 { return v4 }
+        if inet_pton(AF_INET6, text, &v6) == 1 { return v6 }
+        return nil
     }
 }
