@@ -129,45 +129,14 @@ struct OIDCTests {
         try await stack.scalar(Int.self, "SELECT count(*)::int FROM users WHERE lower(email) = lower(\(email))") ?? -1
     }
 
-    @Test func aSignInMapsTheEmailToAUserOrANewMemberOfAnAllowedDomain() async throws {
+    /// A running provider and a stack without workers for `body`; the provider stops whatever happens.
+    func withProvider(_ body: @escaping @Sendable (TestStack, OIDCProviderProcess) async throws -> Void) async throws {
         var options = TestStack.Options()
         options.workers = 0
         let provider = try OIDCProviderProcess()
         try await provider.start()
         do {
-            try await TestStack.run(options) { stack in
-                let adminEmail = "owner-\(UUID().uuidString.prefix(6))@acme.example"
-                let adminToken = try await stack.tenantToken(email: adminEmail)
-                let tenant = try #require(try await me(stack, token: adminToken)["tenant_id"]?.stringValue)
-                _ = try await configure(stack, provider, tenant: tenant, domains: #"["acme.example"]"#)
-
-                // An existing user signs in as themselves (an admin stays an admin).
-                let owner = try await me(stack, token: try accessToken(try await signIn(stack, provider, tenant: tenant, email: adminEmail)))
-                #expect(owner["email"]?.stringValue == adminEmail.lowercased())
-                #expect(owner["role"]?.stringValue == "admin")
-
-                // Someone of the allowed domain becomes a member on the first sign-in, and is the same user afterwards.
-                let newcomer = "ada-\(UUID().uuidString.prefix(6))@acme.example"
-                let first = try await me(stack, token: try accessToken(try await signIn(stack, provider, tenant: tenant, email: newcomer)))
-                #expect(first["tenant_id"]?.stringValue == tenant)
-                #expect(first["role"]?.stringValue == "member")
-                let again = try await me(stack, token: try accessToken(try await signIn(stack, provider, tenant: tenant, email: newcomer)))
-                #expect(again["user_id"] == first["user_id"])
-                #expect(try await users(stack, email: newcomer) == 1)
-                // The member cannot log in with a password: it has none anyone knows.
-                let password = try await stack.request(.post, "/api/auth/login", json: #"{"email":"\#(newcomer)","password":"correct horse"}"#)
-                #expect(password.status == .unauthorized)
-
-                // Discovery and keys were fetched once for all these sign-ins.
-                var stats = try await provider.stats()
-                #expect(stats["discovery"]?.intValue == 1)
-                #expect(stats["jwks"]?.intValue == 1)
-                // The provider rotates its key: the next token has an unknown kid, so the key set is fetched again.
-                try await provider.post("/test/rotate", json: "{}")
-                _ = try accessToken(try await signIn(stack, provider, tenant: tenant, email: newcomer))
-                stats = try await provider.stats()
-                #expect(stats["jwks"]?.intValue == 2)
-            }
+            try await TestStack.run(options) { stack in try await body(stack, provider) }
         } catch {
             try await provider.stop()
             throw error
@@ -175,75 +144,101 @@ struct OIDCTests {
         try await provider.stop()
     }
 
-    @Test func everyFailureIsAClear4xxAndCreatesNoSession() async throws {
-        var options = TestStack.Options()
-        options.workers = 0
-        let provider = try OIDCProviderProcess()
-        try await provider.start()
-        do {
-            try await TestStack.run(options) { stack in
-                let adminToken = try await stack.tenantToken(email: "root-\(UUID().uuidString.prefix(6))@acme.example")
-                let tenant = try #require(try await me(stack, token: adminToken)["tenant_id"]?.stringValue)
-                let otherToken = try await stack.tenantToken(email: "someone-\(UUID().uuidString.prefix(6))@acme.example")
-                let otherEmail = try #require(try await me(stack, token: otherToken)["email"]?.stringValue)
+    @Test func aSignInMapsTheEmailToAUserOrANewMemberOfAnAllowedDomain() async throws {
+        try await withProvider { stack, provider in
+            let adminEmail = "owner-\(UUID().uuidString.prefix(6))@acme.example"
+            let adminToken = try await stack.tenantToken(email: adminEmail)
+            let tenant = try #require(try await me(stack, token: adminToken)["tenant_id"]?.stringValue)
+            _ = try await configure(stack, provider, tenant: tenant, domains: #"["acme.example"]"#)
 
-                // Not configured yet (and unknown tenants): 404.
-                #expect(try await stack.request(.get, "/api/auth/oidc/\(tenant)/authorize").status == .notFound)
-                #expect(try await stack.request(.get, "/api/auth/oidc/\(UUID())/authorize").status == .notFound)
-                // The admin API refuses a plain-http issuer that is not local, and a tenant's token.
-                let insecure = #"{"issuer":"http://issuer.example","client_id":"a","client_secret":"b"}"#
-                #expect(try await stack.request(.put, "/api/admin/tenants/\(tenant)/oidc", token: TestStack.adminToken, json: insecure).status == .unprocessableContent)
-                #expect(try await stack.request(.put, "/api/admin/tenants/\(tenant)/oidc", token: adminToken, json: insecure).status == .unauthorized)
-                _ = try await configure(stack, provider, tenant: tenant, domains: #"["acme.example"]"#)
+            // An existing user signs in as themselves (an admin stays an admin).
+            let owner = try await me(stack, token: try accessToken(try await signIn(stack, provider, tenant: tenant, email: adminEmail)))
+            #expect(owner["email"]?.stringValue == adminEmail.lowercased())
+            #expect(owner["role"]?.stringValue == "admin")
 
-                func refused(_ response: TestResponse, _ status: HTTPResponse.Status, _ code: String) throws {
-                    #expect(response.status == status, "\(String(buffer: response.body))")
-                    #expect(try stack.json(response)["error"]?["code"]?.stringValue == code)
-                    #expect(response.headers[.location] == nil)
-                }
+            // Someone of the allowed domain becomes a member on the first sign-in, and is the same user afterwards.
+            let newcomer = "ada-\(UUID().uuidString.prefix(6))@acme.example"
+            let first = try await me(stack, token: try accessToken(try await signIn(stack, provider, tenant: tenant, email: newcomer)))
+            #expect(first["tenant_id"]?.stringValue == tenant)
+            #expect(first["role"]?.stringValue == "member")
+            let again = try await me(stack, token: try accessToken(try await signIn(stack, provider, tenant: tenant, email: newcomer)))
+            #expect(again["user_id"] == first["user_id"])
+            #expect(try await users(stack, email: newcomer) == 1)
+            // The member cannot log in with a password: it has none anyone knows.
+            let password = try await stack.request(.post, "/api/auth/login", json: #"{"email":"\#(newcomer)","password":"correct horse"}"#)
+            #expect(password.status == .unauthorized)
 
-                // A state nobody issued.
-                try refused(try await stack.request(.get, "/api/auth/oidc/callback?code=abc&state=forged"), .badRequest, "invalid_state")
-                try refused(try await stack.request(.get, "/api/auth/oidc/callback"), .badRequest, "invalid_state")
-                // A replayed callback: the first use signs in, the second finds its state spent.
-                let callback = try await callbackURL(stack, provider, tenant: tenant, email: "bob@acme.example")
-                _ = try accessToken(try await stack.request(.get, callback))
-                try refused(try await stack.request(.get, callback), .badRequest, "invalid_state")
-                // A code replayed under a fresh state: the provider refuses it (used, and the PKCE verifier differs).
-                let code = try #require(URLComponents(string: callback)?.queryItems?.first { $0.name == "code" }?.value)
-                let fresh = try await callbackURL(stack, provider, tenant: tenant, email: "bob@acme.example")
-                let freshState = try #require(URLComponents(string: fresh)?.queryItems?.first { $0.name == "state" }?.value)
-                try refused(
-                    try await stack.request(.get, "/api/auth/oidc/callback?code=\(code)&state=\(freshState)"), .badRequest, "oidc_code_rejected"
-                )
-                // The issuer reports an error instead of a code.
-                try refused(try await stack.request(.get, "/api/auth/oidc/callback?error=access_denied&state=x"), .badRequest, "oidc_denied")
-
-                // ID tokens that must not be trusted.
-                for (mode, status, code) in [
-                    ("expired", HTTPResponse.Status.unauthorized, "invalid_id_token"), ("unknown_key", .unauthorized, "invalid_id_token"),
-                    ("wrong_audience", .unauthorized, "invalid_id_token"), ("wrong_issuer", .unauthorized, "invalid_id_token"),
-                    ("wrong_nonce", .unauthorized, "invalid_id_token"), ("unverified_email", .forbidden, "email_not_allowed"),
-                ] {
-                    let email = "\(mode.replacingOccurrences(of: "_", with: "-"))@acme.example"
-                    try await provider.post("/test/misbehave", json: #"{"next_id_token":"\#(mode)"}"#)
-                    try refused(try await signIn(stack, provider, tenant: tenant, email: email), status, code)
-                    #expect(try await users(stack, email: email) == 0, "\(mode) created a user")
-                }
-
-                // An email outside the allowed domains, and a user of another tenant.
-                try refused(try await signIn(stack, provider, tenant: tenant, email: "eve@elsewhere.example"), .forbidden, "email_not_allowed")
-                #expect(try await users(stack, email: "eve@elsewhere.example") == 0)
-                try refused(try await signIn(stack, provider, tenant: tenant, email: otherEmail), .forbidden, "email_not_allowed")
-
-                // Turned off: sign-ins stop.
-                #expect(try await stack.request(.delete, "/api/admin/tenants/\(tenant)/oidc", token: TestStack.adminToken).status == .noContent)
-                #expect(try await stack.request(.get, "/api/auth/oidc/\(tenant)/authorize").status == .notFound)
-            }
-        } catch {
-            try await provider.stop()
-            throw error
+            // Discovery and keys were fetched once for all these sign-ins.
+            var stats = try await provider.stats()
+            #expect(stats["discovery"]?.intValue == 1)
+            #expect(stats["jwks"]?.intValue == 1)
+            // The provider rotates its key: the next token has an unknown kid, so the key set is fetched again.
+            try await provider.post("/test/rotate", json: "{}")
+            _ = try accessToken(try await signIn(stack, provider, tenant: tenant, email: newcomer))
+            stats = try await provider.stats()
+            #expect(stats["jwks"]?.intValue == 2)
         }
-        try await provider.stop()
+    }
+
+    @Test func everyFailureIsAClear4xxAndCreatesNoSession() async throws {
+        try await withProvider { stack, provider in
+            let adminToken = try await stack.tenantToken(email: "root-\(UUID().uuidString.prefix(6))@acme.example")
+            let tenant = try #require(try await me(stack, token: adminToken)["tenant_id"]?.stringValue)
+            let otherToken = try await stack.tenantToken(email: "someone-\(UUID().uuidString.prefix(6))@acme.example")
+            let otherEmail = try #require(try await me(stack, token: otherToken)["email"]?.stringValue)
+
+            // Not configured yet (and unknown tenants): 404.
+            #expect(try await stack.request(.get, "/api/auth/oidc/\(tenant)/authorize").status == .notFound)
+            #expect(try await stack.request(.get, "/api/auth/oidc/\(UUID())/authorize").status == .notFound)
+            // The admin API refuses a plain-http issuer that is not local, and a tenant's token.
+            let insecure = #"{"issuer":"http://issuer.example","client_id":"a","client_secret":"b"}"#
+            #expect(try await stack.request(.put, "/api/admin/tenants/\(tenant)/oidc", token: TestStack.adminToken, json: insecure).status == .unprocessableContent)
+            #expect(try await stack.request(.put, "/api/admin/tenants/\(tenant)/oidc", token: adminToken, json: insecure).status == .unauthorized)
+            _ = try await configure(stack, provider, tenant: tenant, domains: #"["acme.example"]"#)
+
+            func refused(_ response: TestResponse, _ status: HTTPResponse.Status, _ code: String) throws {
+                #expect(response.status == status, "\(String(buffer: response.body))")
+                #expect(try stack.json(response)["error"]?["code"]?.stringValue == code)
+                #expect(response.headers[.location] == nil)
+            }
+
+            // A state nobody issued.
+            try refused(try await stack.request(.get, "/api/auth/oidc/callback?code=abc&state=forged"), .badRequest, "invalid_state")
+            try refused(try await stack.request(.get, "/api/auth/oidc/callback"), .badRequest, "invalid_state")
+            // A replayed callback: the first use signs in, the second finds its state spent.
+            let callback = try await callbackURL(stack, provider, tenant: tenant, email: "bob@acme.example")
+            _ = try accessToken(try await stack.request(.get, callback))
+            try refused(try await stack.request(.get, callback), .badRequest, "invalid_state")
+            // A code replayed under a fresh state: the provider refuses it (used, and the PKCE verifier differs).
+            let code = try #require(URLComponents(string: callback)?.queryItems?.first { $0.name == "code" }?.value)
+            let fresh = try await callbackURL(stack, provider, tenant: tenant, email: "bob@acme.example")
+            let freshState = try #require(URLComponents(string: fresh)?.queryItems?.first { $0.name == "state" }?.value)
+            try refused(
+                try await stack.request(.get, "/api/auth/oidc/callback?code=\(code)&state=\(freshState)"), .badRequest, "oidc_code_rejected"
+            )
+            // The issuer reports an error instead of a code.
+            try refused(try await stack.request(.get, "/api/auth/oidc/callback?error=access_denied&state=x"), .badRequest, "oidc_denied")
+
+            // ID tokens that must not be trusted.
+            for (mode, status, code) in [
+                ("expired", HTTPResponse.Status.unauthorized, "invalid_id_token"), ("unknown_key", .unauthorized, "invalid_id_token"),
+                ("wrong_audience", .unauthorized, "invalid_id_token"), ("wrong_issuer", .unauthorized, "invalid_id_token"),
+                ("wrong_nonce", .unauthorized, "invalid_id_token"), ("unverified_email", .forbidden, "email_not_allowed"),
+            ] {
+                let email = "\(mode.replacingOccurrences(of: "_", with: "-"))@acme.example"
+                try await provider.post("/test/misbehave", json: #"{"next_id_token":"\#(mode)"}"#)
+                try refused(try await signIn(stack, provider, tenant: tenant, email: email), status, code)
+                #expect(try await users(stack, email: email) == 0, "\(mode) created a user")
+            }
+
+            // An email outside the allowed domains, and a user of another tenant.
+            try refused(try await signIn(stack, provider, tenant: tenant, email: "eve@elsewhere.example"), .forbidden, "email_not_allowed")
+            #expect(try await users(stack, email: "eve@elsewhere.example") == 0)
+            try refused(try await signIn(stack, provider, tenant: tenant, email: otherEmail), .forbidden, "email_not_allowed")
+
+            // Turned off: sign-ins stop.
+            #expect(try await stack.request(.delete, "/api/admin/tenants/\(tenant)/oidc", token: TestStack.adminToken).status == .noContent)
+            #expect(try await stack.request(.get, "/api/auth/oidc/\(tenant)/authorize").status == .notFound)
+        }
     }
 }
