@@ -126,8 +126,9 @@ func buildRouter(_ dependencies: GatewayDependencies) -> Router<GatewayContext> 
     let sso = OIDCController(
         identities: dependencies.identities, tokens: dependencies.tokens, client: dependencies.oidc, redis: dependencies.redis,
         keys: dependencies.config.service.keys,
-        publicURL: dependencies.config.publicURL ?? "http://\(dependencies.config.host):\(dependencies.config.port)",
-        bcryptCost: dependencies.config.bcryptCost
+        publicURL: dependencies.config.publicURL
+            ?? "\(dependencies.config.tls == nil ? "http" : "https")://\(dependencies.config.host):\(dependencies.config.port)",
+        bcryptCost: dependencies.config.bcryptCost, access: dependencies.access, trustedProxies: dependencies.config.trustedProxies
     )
     sso.addRoutes(to: api.group("auth/oidc"))
     let admin = api.group("admin").add(middleware: AdminMiddleware(adminToken: dependencies.config.adminToken))

@@ -11,7 +11,10 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
     let level: Logger.Level
 
     /// Query parameters whose values are secrets (compared lower-cased).
-    static var redactedParameters: Set<String> { ["token", "access_token", "api_key", "apikey", "key", "password", "secret"] }
+    static var redactedParameters: Set<String> {
+        // `code` and `state` of a single sign-on callback are credentials too, and `login_hint` is an email.
+        ["token", "access_token", "api_key", "apikey", "key", "password", "secret", "code", "state", "login_hint"]
+    }
 
     init(_ level: Logger.Level = .debug) {
         self.level = level

@@ -445,6 +445,15 @@ class BrowserTests(BrowserTest):
         self.assertEqual(self.js("return document.querySelectorAll('img[src=x], [onerror]').length"), 0)
         self.assertEqual(self.find("#messages li.msg.user .plain").get_attribute("textContent"), message)
 
+    def test_8_single_sign_on_lands_signed_in_and_clears_the_token_from_the_address(self):
+        # The single sign-on callback redirects to /#access_token=…; a tab without a stored token lands signed in.
+        self.driver.get(BASE_URL + "/health")  # another document, so that the next load is a real one
+        self.js("sessionStorage.clear()")
+        self.driver.get(BASE_URL + "/#access_token=" + user_token() + "&token_type=bearer&expires_in=3600")
+        self.wait_connected()
+        self.assertEqual(self.js("return location.hash"), "", "the token must leave the address bar")
+        self.assertEqual(self.js("return sessionStorage.getItem('netra.token')"), user_token())
+
     def test_6_every_control_has_a_name_and_tab_reaches_the_message_box(self):
         self.login()
         self.create_thread(f"Keyboard {uuid.uuid4().hex[:8]}")

@@ -72,15 +72,23 @@ final class OIDCProviderProcess: @unchecked Sendable {
 
 @Suite("Single sign-on with OpenID Connect")
 struct OIDCTests {
-    /// One sign-in as a browser makes it, following each redirect by hand: the gateway's authorize → the provider's
-    /// authorize (which signs `email` in) → the gateway's callback. Returns the callback's answer.
-    func signIn(_ stack: TestStack, _ provider: OIDCProviderProcess, tenant: String, email: String) async throws -> TestResponse {
-        let callback = try await callbackURL(stack, provider, tenant: tenant, email: email)
-        return try await stack.request(.get, callback)
+    /// Where the provider sends the browser back (the gateway's callback with code and state), and the cookie the
+    /// gateway set on that browser when the sign-in started.
+    struct Callback {
+        let path: String
+        let cookie: String
+        var headers: HTTPFields { [.cookie: cookie] }
+        func value(of name: String) -> String? { URLComponents(string: path)?.queryItems?.first { $0.name == name }?.value }
     }
 
-    /// The path and query the provider redirects the browser to (the gateway's callback with code and state).
-    func callbackURL(_ stack: TestStack, _ provider: OIDCProviderProcess, tenant: String, email: String) async throws -> String {
+    /// One sign-in as a browser makes it, following each redirect by hand: the gateway's authorize → the provider's
+    /// authorize (which signs `email` in) → the gateway's callback, with the cookie. Returns the callback's answer.
+    func signIn(_ stack: TestStack, _ provider: OIDCProviderProcess, tenant: String, email: String) async throws -> TestResponse {
+        let back = try await callback(stack, provider, tenant: tenant, email: email)
+        return try await stack.request(.get, back.path, headers: back.headers)
+    }
+
+    func callback(_ stack: TestStack, _ provider: OIDCProviderProcess, tenant: String, email: String) async throws -> Callback {
         let start = try await stack.request(.get, "/api/auth/oidc/\(tenant)/authorize?login_hint=\(email)")
         #expect(start.status == .found, "\(String(buffer: start.body))")
         let toIssuer = try #require(start.headers[.location])
@@ -88,12 +96,15 @@ struct OIDCTests {
         for parameter in ["code_challenge_method=S256", "code_challenge=", "state=", "nonce=", "scope=openid"] {
             #expect(toIssuer.contains(parameter), "\(parameter) missing in \(toIssuer)")
         }
+        let setCookie = try #require(start.headers[.setCookie])
+        #expect(setCookie.contains("HttpOnly") && setCookie.contains("SameSite=Lax") && setCookie.contains("Path=/api/auth/oidc"))
+        let cookie = try #require(setCookie.split(separator: ";").first.map(String.init))
         let issued = try await provider.get(toIssuer)
         #expect(issued.status == .found, "\(issued.body)")
         let location = try #require(issued.location)
         let back = try #require(URLComponents(string: location))
         #expect(back.path == "/api/auth/oidc/callback")
-        return back.path + "?" + (back.percentEncodedQuery ?? "")
+        return Callback(path: back.path + "?" + (back.percentEncodedQuery ?? ""), cookie: cookie)
     }
 
     /// The access token in a successful callback's redirect (`/#access_token=…`).
@@ -206,16 +217,25 @@ struct OIDCTests {
             try refused(try await stack.request(.get, "/api/auth/oidc/callback?code=abc&state=forged"), .badRequest, "invalid_state")
             try refused(try await stack.request(.get, "/api/auth/oidc/callback"), .badRequest, "invalid_state")
             // A replayed callback: the first use signs in, the second finds its state spent.
-            let callback = try await callbackURL(stack, provider, tenant: tenant, email: "bob@acme.example")
-            _ = try accessToken(try await stack.request(.get, callback))
-            try refused(try await stack.request(.get, callback), .badRequest, "invalid_state")
+            let first = try await callback(stack, provider, tenant: tenant, email: "bob@acme.example")
+            _ = try accessToken(try await stack.request(.get, first.path, headers: first.headers))
+            try refused(try await stack.request(.get, first.path, headers: first.headers), .badRequest, "invalid_state")
             // A code replayed under a fresh state: the provider refuses it (used, and the PKCE verifier differs).
-            let code = try #require(URLComponents(string: callback)?.queryItems?.first { $0.name == "code" }?.value)
-            let fresh = try await callbackURL(stack, provider, tenant: tenant, email: "bob@acme.example")
-            let freshState = try #require(URLComponents(string: fresh)?.queryItems?.first { $0.name == "state" }?.value)
+            let code = try #require(first.value(of: "code"))
+            let fresh = try await callback(stack, provider, tenant: tenant, email: "bob@acme.example")
+            let freshState = try #require(fresh.value(of: "state"))
             try refused(
-                try await stack.request(.get, "/api/auth/oidc/callback?code=\(code)&state=\(freshState)"), .badRequest, "oidc_code_rejected"
+                try await stack.request(.get, "/api/auth/oidc/callback?code=\(code)&state=\(freshState)", headers: fresh.headers),
+                .badRequest, "oidc_code_rejected"
             )
+            // Login CSRF: an attacker's own callback link opened in the victim's browser (without the attacker's cookie,
+            // or with the cookie of the victim's own sign-in) signs nobody in.
+            let attackers = try await callback(stack, provider, tenant: tenant, email: "mallory@acme.example")
+            try refused(try await stack.request(.get, attackers.path), .badRequest, "invalid_state")
+            let victims = try await callback(stack, provider, tenant: tenant, email: "bob@acme.example")
+            let planted = try await callback(stack, provider, tenant: tenant, email: "mallory@acme.example")
+            try refused(try await stack.request(.get, planted.path, headers: victims.headers), .badRequest, "invalid_state")
+            #expect(try await users(stack, email: "mallory@acme.example") == 0)
             // The issuer reports an error instead of a code.
             try refused(try await stack.request(.get, "/api/auth/oidc/callback?error=access_denied&state=x"), .badRequest, "oidc_denied")
 

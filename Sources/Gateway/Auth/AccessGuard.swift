@@ -101,6 +101,15 @@ struct AccessGuard: Sendable {
         )
     }
 
+    /// Starting single sign-on: 2 a second per client address, bursts of 20 (429 beyond), since each start stores a
+    /// pending sign-in in Redis for ten minutes.
+    func admitSignIn(address: String?, logger: Logger) async throws {
+        try await admit(
+            [(keys.signInRateLimit(address ?? "unknown"), RateLimiter.Limit(perSecond: 2, burst: 20))], denylistKey: nil,
+            what: "sign-ins", logger: logger
+        )
+    }
+
     private static func refuseIfSuspended(_ policy: TenantPolicy) throws {
         if policy.isSuspended { throw NetraError(.tenantSuspended, .forbidden, "the tenant is suspended; no new runs are accepted") }
     }

@@ -59,6 +59,7 @@ actor OIDCClient {
     private struct Keys {
         let collection: JWTKeyCollection
         let ids: Set<String>
+        let fetchedAt: ContinuousClock.Instant
     }
 
     private let httpClient: HTTPClient
@@ -145,14 +146,15 @@ actor OIDCClient {
     }
 
     private func keySet(issuer: String, refresh: Bool) async throws -> Keys {
-        if !refresh, let cached = keys[issuer] { return cached }
+        // Refetched after the discovery lifetime too, so a key the issuer withdrew stops being accepted.
+        if !refresh, let cached = keys[issuer], clock.now - cached.fetchedAt < discoveryLifetime { return cached }
         let uri = try await discovery(issuer: issuer).jwksURI
         let jwks = try await fetch(JWKS.self, from: uri, what: "key set")
         let collection = JWTKeyCollection()
         for key in jwks.keys where key.keyIdentifier != nil {
             do { try await collection.add(jwk: key) } catch { continue }  // a key type Netra cannot use
         }
-        let set = Keys(collection: collection, ids: Set(jwks.keys.compactMap { $0.keyIdentifier?.string }))
+        let set = Keys(collection: collection, ids: Set(jwks.keys.compactMap { $0.keyIdentifier?.string }), fetchedAt: clock.now)
         keys[issuer] = set
         return set
     }

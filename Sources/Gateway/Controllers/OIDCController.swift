@@ -21,17 +21,27 @@ struct OIDCController: Sendable {
     /// The gateway's external base URL; the callback is `<base>/api/auth/oidc/callback`.
     let publicURL: String
     let bcryptCost: UInt8
+    /// Rate limits for the unauthenticated authorize route, per client address.
+    let access: AccessGuard
+    let trustedProxies: TrustedProxies
     /// How long a sign-in may take between the redirect to the issuer and the callback.
     static let loginLifetime = 600
 
     var redirectURI: String { publicURL + "/api/auth/oidc/callback" }
 
-    /// What the callback needs of the sign-in it belongs to.
+    /// What the callback needs of the sign-in it belongs to. `browser` is the SHA-256 of the random value in the cookie
+    /// set by `authorize`: a callback from another browser (a link an attacker sends, carrying a code of the attacker's
+    /// own sign-in) lacks the cookie and is refused, so nobody can be signed in to someone else's account.
     struct PendingLogin: Codable {
         let tenant: TenantID
         let nonce: String
         let verifier: String
+        let browser: String
     }
+
+    /// The cookie binding a sign-in to the browser that started it; only the sign-in routes receive it.
+    static let cookieName = "netra_oidc"
+    static let cookiePath = "/api/auth/oidc"
 
     struct SettingsBody: Decodable {
         let issuer: String
@@ -101,6 +111,9 @@ struct OIDCController: Sendable {
 
     private func authorize(_ request: Request, context: GatewayContext) async throws -> Response {
         let tenant = try tenantID(context)
+        // Unauthenticated and it writes to Redis: limited per client address.
+        let address = trustedProxies.client(peer: context.clientAddress, forwardedFor: request.headers[values: .xForwardedFor])
+        try await access.admitSignIn(address: address, logger: context.logger)
         guard let settings = try await identities.oidc(tenant, logger: context.logger) else {
             throw NetraError.notFound(.notFound, "single sign-on is not configured for this tenant")
         }
@@ -109,7 +122,8 @@ struct OIDCController: Sendable {
         let nonce = Self.randomToken()
         let verifier = Self.randomToken()
         let challenge = Data(SHA256.hash(data: Data(verifier.utf8))).base64URLEncoded
-        let pending = try JSONText.encode(PendingLogin(tenant: tenant, nonce: nonce, verifier: verifier))
+        let browser = Self.randomToken()
+        let pending = try JSONText.encode(PendingLogin(tenant: tenant, nonce: nonce, verifier: verifier, browser: Self.digest(browser)))
         _ = try await redis.send([
             "SET", RedisArgument(keys.oidcLogin(state)), RedisArgument(pending), "EX", RedisArgument(Self.loginLifetime),
         ])
@@ -122,8 +136,30 @@ struct OIDCController: Sendable {
         }
         let separator = discovery.authorizationEndpoint.contains("?") ? "&" : "?"
         let location = discovery.authorizationEndpoint + separator + query.map { "\($0)=\(OIDCClient.formEncode($1))" }.joined(separator: "&")
-        return Response(status: .found, headers: [.location: location, .cacheControl: "no-store"])
+        return Response(
+            status: .found, headers: [.location: location, .cacheControl: "no-store", .setCookie: cookie(browser, maxAge: Self.loginLifetime)]
+        )
     }
+
+    /// `SameSite=Lax`: the issuer's redirect back is a top-level navigation, which carries it; `Secure` when the
+    /// gateway is reached over https.
+    private func cookie(_ value: String, maxAge: Int) -> String {
+        "\(Self.cookieName)=\(value); Path=\(Self.cookiePath); Max-Age=\(maxAge); HttpOnly; SameSite=Lax"
+            + (publicURL.hasPrefix("https:") ? "; Secure" : "")
+    }
+
+    /// The sign-in cookie's value in the request, if any.
+    private static func browserCookie(_ request: Request) -> String? {
+        for header in request.headers[values: .cookie] {
+            for pair in header.split(separator: ";") {
+                let parts = pair.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                if parts.count == 2, parts[0] == cookieName { return parts[1] }
+            }
+        }
+        return nil
+    }
+
+    private static func digest(_ value: String) -> String { Data(SHA256.hash(data: Data(value.utf8))).base64URLEncoded }
 
     private func callback(_ request: Request, context: GatewayContext) async throws -> Response {
         let query = request.uri.queryParameters
@@ -138,6 +174,10 @@ struct OIDCController: Sendable {
         guard let text = stored.string, let pending = try? JSONDecoder().decode(PendingLogin.self, from: Data(text.utf8)) else {
             throw NetraError(.invalidState, .badRequest, "unknown, expired or already used sign-in state")
         }
+        guard let browser = Self.browserCookie(request), OIDCClient.constantTimeEquals(Self.digest(browser), pending.browser) else {
+            context.logger.warning("Single sign-on callback from a browser that did not start the sign-in", metadata: [LogKey.tenantID: "\(pending.tenant)"])
+            throw NetraError(.invalidState, .badRequest, "this sign-in was started in another browser; start it again here")
+        }
         let logger = context.logger.with(LogKey.tenantID, "\(pending.tenant)")
         guard let settings = try await identities.oidc(pending.tenant, logger: logger) else {
             throw NetraError.notFound(.notFound, "single sign-on is not configured for this tenant")
@@ -149,14 +189,17 @@ struct OIDCController: Sendable {
         guard let email = claims.email?.lowercased(), !email.isEmpty else {
             throw NetraError(.invalidIDToken, .unauthorized, "the ID token carries no email (ask for the email scope)")
         }
-        guard claims.emailVerified?.value != false else {
+        // Accounts are matched by email, so only an address the issuer vouches for will do (a missing claim is no).
+        guard claims.emailVerified?.value == true else {
             throw NetraError(.emailNotAllowed, .forbidden, "the issuer has not verified this email address")
         }
         let user = try await user(email: email, name: claims.name, tenant: pending.tenant, settings: settings, logger: logger)
         let (token, expiresIn) = try await tokens.issue(for: user)
         logger.info("Signed in with single sign-on", metadata: ["user_id": "\(user.id)"])
         let fragment = "access_token=\(token)&token_type=bearer&expires_in=\(expiresIn)"
-        return Response(status: .seeOther, headers: [.location: "/#" + fragment, .cacheControl: "no-store"])
+        return Response(
+            status: .seeOther, headers: [.location: "/#" + fragment, .cacheControl: "no-store", .setCookie: cookie("", maxAge: 0)]
+        )
     }
 
     /// The tenant's user with this email, or a new member when its domain is allowed.

@@ -651,4 +651,13 @@ $('demo-button').addEventListener('click', async () => {
 
 // ---------- Boot ----------
 
+// Single sign-on lands here as /#access_token=…: keep the token for this tab and take it out of the address bar
+// (and so out of the history) before anything else runs.
+const signedInWith = new URLSearchParams(location.hash.slice(1)).get('access_token');
+if (signedInWith) {
+  state.token = signedInWith;
+  sessionStorage.setItem(TOKEN_KEY, signedInWith);
+  history.replaceState(null, '', location.pathname + location.search);
+}
+
 if (state.token) start(); else signedOut();

@@ -67,6 +67,8 @@ public struct RedisKeys: Sendable, Hashable {
     public func revokedToken(_ jti: String) -> String { "\(prefix):auth:revoked:\(jti)" }
     /// A tenant's token bucket for one kind of request (`runs`, `api`).
     public func rateLimit(_ tenant: TenantID, _ bucket: String) -> String { "\(prefix):ratelimit:\(tenant):\(bucket)" }
+    /// The token bucket of single sign-on starts from one client address.
+    public func signInRateLimit(_ address: String) -> String { "\(prefix):ratelimit:signin:\(address)" }
     /// Failed logins in the current window, by email or by client address.
     public func loginFailures(_ kind: String, _ value: String) -> String { "\(prefix):auth:failures:\(kind):\(value)" }
 }
