@@ -33,25 +33,40 @@ struct StreamTrimmer: Sendable {
 
     /// Deletes the idle, empty consumers of workers that are no longer registered; returns how many went.
     @discardableResult
-    func forgetGoneConsumers(now: Date = Date()) async throws -> Int {
-        let nowMilliseconds = Int(now.timeIntervalSince1970 * 1000)
-        let alive = try await redis.send([
-            "ZRANGEBYSCORE", RedisArgument(keys.workersAlive), RedisArgument("(" + String(nowMilliseconds)), "+inf",
-        ])
-        let registered = Set(alive.array?.compactMap(\.string) ?? [])
+    func forgetGoneConsumers() async throws -> Int {
         var forgotten = 0
         for stream in keys.workStreams {
-            let reply = try await redis.send(["XINFO", "CONSUMERS", RedisArgument(stream), RedisArgument(keys.workerGroup)])
-            for consumer in reply.array?.compactMap(\.fieldMap) ?? [] {
-                guard let name = consumer["name"]?.string, !registered.contains(name), consumer["pending"]?.int == 0,
-                    let idle = consumer["idle"]?.int, idle >= Int(forgetConsumersAfter.wholeMilliseconds)
-                else { continue }
-                _ = try await redis.send(["XGROUP", "DELCONSUMER", RedisArgument(stream), RedisArgument(keys.workerGroup), RedisArgument(name)])
-                forgotten += 1
-            }
+            let reply = try await Self.forgetScript.run(
+                on: redis, keys: [stream, keys.workersAlive],
+                arguments: [RedisArgument(keys.workerGroup), RedisArgument(Int(forgetConsumersAfter.wholeMilliseconds))]
+            )
+            forgotten += reply.int ?? 0
         }
         return forgotten
     }
+
+    /// KEYS: the stream, the live workers' registrations. ARGV: the group, the idle threshold in ms. One script, so
+    /// a worker that reads an entry (or registers) between the check and the deletion cannot lose it; the clock is
+    /// Redis's, the same one the registrations use. A stream or group that does not exist yet has no consumers.
+    static let forgetScript = RedisScript(
+        """
+        local ok, consumers = pcall(redis.call, 'XINFO', 'CONSUMERS', KEYS[1], ARGV[1])
+        if not ok then return 0 end
+        local time = redis.call('TIME')
+        local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+        local removed = 0
+        for _, consumer in ipairs(consumers) do
+          local fields = {}
+          for i = 1, #consumer, 2 do fields[consumer[i]] = consumer[i + 1] end
+          local registeredUntil = tonumber(redis.call('ZSCORE', KEYS[2], fields['name']) or '0')
+          if fields['pending'] == 0 and fields['idle'] >= tonumber(ARGV[2]) and registeredUntil <= now then
+            redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], fields['name'])
+            removed = removed + 1
+          end
+        end
+        return removed
+        """
+    )
 
     /// The smallest id that must stay: the oldest pending entry, else the entry after the last delivered one.
     private func trimPoint(_ stream: String) async throws -> String? {

@@ -57,6 +57,8 @@ struct StreamTrimmerTests {
         }
         var trimmer = StreamTrimmer(redis: redis, keys: keys)
         #expect(try await trimmer.forgetGoneConsumers() == 0, "nobody has been idle for ten minutes")
+        // Streams that do not exist yet (no group either) are no error.
+        #expect(try await StreamTrimmer(redis: redis, keys: RedisKeys(prefix: TestEnvironment.uniquePrefix())).forgetGoneConsumers() == 0)
         trimmer.forgetConsumersAfter = .zero
         #expect(try await trimmer.forgetGoneConsumers() == 1)
         #expect(try await consumers() == ["busy", "alive"])

@@ -104,9 +104,12 @@ public struct QueueStats: Sendable, Codable, Equatable {
         let counts = try await redis.pipeline([
             ["ZCARD", RedisArgument(keys.delayedSet)], ["XLEN", RedisArgument(keys.deadLetterStream)], ["TIME"],
             ["HGETALL", RedisArgument(keys.workersConcurrency)],
-            ["ZRANGEBYSCORE", RedisArgument(keys.workersAlive), RedisArgument("(" + String(Int(now.timeIntervalSince1970 * 1000))), "+inf"],
+            ["ZRANGE", RedisArgument(keys.workersAlive), "0", "-1", "WITHSCORES"],
         ])
-        let alive = Set(counts[4].array?.compactMap(\.string) ?? [])
+        // Registrations expire by Redis's clock (the register script's TIME), so they are compared with it too.
+        let time = counts[2].array?.compactMap(\.int) ?? []
+        let redisNow = time.count == 2 ? time[0] * 1000 + time[1] / 1000 : Int(now.timeIntervalSince1970 * 1000)
+        let alive = Set((counts[4].fieldMap ?? [:]).compactMap { name, until in (until.string.flatMap(Double.init) ?? 0) > Double(redisNow) ? name : nil })
         for (worker, slots) in counts[3].fieldMap ?? [:] where alive.contains(worker) {
             consumers[worker, default: Worker(name: worker, pending: 0)].slots = slots.int
         }
