@@ -34,7 +34,7 @@ struct GatewayCommand: AsyncParsableCommand {
         flags[SettingKey.adminToken.name] = adminToken
         flags[SettingKey.heartbeatInterval.name] = heartbeatInterval
         let config = try ProcessBootstrap.load { try GatewayConfiguration(settings: Settings(flags: flags)) }
-        LogBootstrap.bootstrap(format: config.service.logFormat, level: config.service.logLevel)
+        LogBootstrap.bootstrap(for: config.service)
         Observability.bootstrap()
         let logger = Logger(label: "netra.gateway")
         let (app, sessions) = try await buildGateway(config, logger: logger)

@@ -27,7 +27,7 @@ struct SchedulerCommand: AsyncParsableCommand {
         flags[SettingKey.httpPort.name] = port
         flags[SettingKey.leaderTTL.name] = leaderTTL
         let config = try ProcessBootstrap.load { try SchedulerConfiguration(settings: Settings(flags: flags)) }
-        LogBootstrap.bootstrap(format: config.service.logFormat, level: config.service.logLevel)
+        LogBootstrap.bootstrap(for: config.service)
         Observability.bootstrap()
         let logger = Logger(label: "netra.scheduler")
         try await buildScheduler(config, logger: logger).runService()

@@ -49,7 +49,7 @@ struct WorkerCommand: AsyncParsableCommand {
         flags[SettingKey.httpHost.name] = httpHost
         flags[SettingKey.httpPort.name] = httpPort
         let config = try ProcessBootstrap.load { try WorkerConfiguration(settings: Settings(flags: flags)) }
-        LogBootstrap.bootstrap(format: config.service.logFormat, level: config.service.logLevel)
+        LogBootstrap.bootstrap(for: config.service)
         Observability.bootstrap()
         let logger = Logger(label: "netra.worker")
         let services = buildWorkerServices(config, logger: logger)

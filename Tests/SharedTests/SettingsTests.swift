@@ -18,6 +18,17 @@ struct SettingsTests {
         #expect(config.logLevel == .info)
     }
 
+    @Test func aDatabaseURLThatEncryptsWithoutCheckingIsWarnedAbout() throws {
+        func warnings(_ url: String) throws -> [String] {
+            try ServiceConfiguration(settings: Settings(environment: ["NETRA_DATABASE_URL": url])).startupWarnings
+        }
+        let unchecked = try warnings("postgres://u:p@db/app?sslmode=require")
+        #expect(unchecked.count == 1 && unchecked[0].contains("sslmode=require") && unchecked[0].contains("verify-full"))
+        #expect(try warnings("postgres://u:p@db/app?sslmode=prefer").count == 1)
+        #expect(try warnings("postgres://u:p@db/app?sslmode=verify-full").isEmpty)
+        #expect(try warnings("postgres://u:p@db/app").isEmpty, "plaintext is a choice, not a half-measure")
+    }
+
     @Test func malformedValuesNameTheirKey() {
         #expect(throws: ConfigurationError.self) {
             try ServiceConfiguration(settings: Settings(environment: ["NETRA_REDIS_URL": "http://nope"]))

@@ -32,6 +32,15 @@ public struct PostgresTLS: Sendable, Hashable {
     public var certificateFile: String?
     public var keyFile: String?
 
+    /// Whether the server's certificate is checked at all (`require` and `prefer` check nothing without `sslrootcert`).
+    public var verifiesServer: Bool {
+        switch mode {
+        case .disable: false
+        case .prefer, .require: rootCertificateFile != nil
+        case .verifyCA, .verifyFull: true
+        }
+    }
+
     public init(mode: Mode, rootCertificateFile: String? = nil, certificateFile: String? = nil, keyFile: String? = nil) {
         self.mode = mode
         self.rootCertificateFile = rootCertificateFile

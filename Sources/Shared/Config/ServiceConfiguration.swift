@@ -20,6 +20,8 @@ public struct ServiceConfiguration: Sendable {
     public var tenantMaxInFlight = Self.defaultTenantMaxInFlight
     /// Which completion-webhook URLs runs may carry (`webhook.allowed.hosts`).
     public var webhooks = WebhookPolicy()
+    /// Settings that work but deserve an operator's attention, logged once at start-up (`LogBootstrap`).
+    public var startupWarnings: [String] = []
     public static let defaultTenantMaxInFlight = 100
 
     public init(redis: RedisEndpoint, keys: RedisKeys, postgres: PostgresClient.Configuration, logLevel: Logger.Level) {
@@ -40,15 +42,22 @@ public struct ServiceConfiguration: Sendable {
         guard prefix.allSatisfy({ $0.isLetter || $0.isNumber || "-_:.".contains($0) }) else {
             throw ConfigurationError(.redisPrefix, "may contain only letters, digits and - _ : .")
         }
-        var postgres = try PostgresClient.Configuration(
-            url: settings.string(.databaseURL) ?? "postgres://netra:netra@127.0.0.1:5432/netra"
-        )
+        let databaseURL = settings.string(.databaseURL) ?? "postgres://netra:netra@127.0.0.1:5432/netra"
+        var postgres = try PostgresClient.Configuration(url: databaseURL)
         postgres.options.maximumConnections = try settings.int(.databasePoolSize, default: 20, in: 1...500)
         self.init(redis: redis, keys: RedisKeys(prefix: prefix), postgres: postgres, logLevel: try settings.logLevel())
         logFormat = try settings.logFormat()
         tenantMaxInFlight = try settings.int(.tenantMaxInFlight, default: Self.defaultTenantMaxInFlight, in: 1...1_000_000)
         let hosts = (settings.string(.webhookAllowedHosts) ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         webhooks = WebhookPolicy(allowedHosts: hosts.filter { !$0.isEmpty })
+        if let query = ServiceURL(databaseURL)?.query, let tls = try? PostgresTLS(query: query),
+            [.require, .prefer].contains(tls.mode), !tls.verifiesServer
+        {
+            startupWarnings.append(
+                "NETRA_DATABASE_URL: sslmode=\(tls.mode.rawValue) encrypts but does not check the server's certificate "
+                    + "(libpq's meaning); use sslmode=verify-full with sslrootcert against a man in the middle"
+            )
+        }
     }
 }
 

@@ -22,6 +22,13 @@ public enum LogBootstrap {
         )
     }
 
+    /// Bootstraps logging for a process of `service` and logs its start-up warnings once.
+    public static func bootstrap(for service: ServiceConfiguration) {
+        bootstrap(format: service.logFormat, level: service.logLevel)
+        let logger = Logger(label: "netra.configuration")
+        for warning in service.startupWarnings { logger.warning("\(warning)") }
+    }
+
     /// A redacting handler in `format` that writes to `sink`.
     public static func makeHandler(
         label: String,
