@@ -87,9 +87,14 @@ struct TenantAdminTests {
             #expect(try stack.json(refused)["error"]?["code"]?.stringValue == "tenant_suspended")
             let generation = try await stack.request(.post, "/api/generation/start", token: token, json: #"{"events": 10}"#)
             #expect(generation.status == .forbidden)
-            // Nor can it start an earlier run again (403 comes before the 409 a queued run would otherwise get).
+            // Nor can it start a failed run again.
+            let failed = try await stack.scalar(
+                Int.self, "UPDATE runs SET status = 'failed', finished_at = now() WHERE id = \(UUID(uuidString: before)!) RETURNING 1"
+            )
+            #expect(failed == 1)
             let retry = try await stack.request(.post, "/api/agent/runs/\(before)/retry", token: token)
             #expect(retry.status == .forbidden)
+            #expect(try stack.json(retry)["error"]?["code"]?.stringValue == "tenant_suspended")
             // Reading goes on, and nothing was created.
             let history = try stack.json(try await stack.request(.get, "/api/agent/history", token: token))
             #expect(history["runs"]?.arrayValue?.compactMap { $0["run_id"]?.stringValue } == [before])

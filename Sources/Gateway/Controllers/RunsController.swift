@@ -119,9 +119,14 @@ struct RunsController: Sendable {
         }
         group.post("/runs/{run_id}/retry") { _, context in
             let identity = try context.requireIdentity()
-            // A retry starts the run again: a suspended tenant may not, and it counts against the submission rate.
-            try await submitter.access.admitRun(identity, logger: context.logger)
-            let entry = try await control.retry(try runID(context), tenant: identity.tenantID, logger: context.logger)
+            // A retry starts the run again: a suspended tenant may not, and it counts against the submission rate
+            // (taken only for a run that can be retried: an unknown or running one answers 404/409 for free).
+            let id = try runID(context)
+            guard let run = try await runs.run(id, tenant: identity.tenantID, logger: context.logger) else {
+                throw NetraError.notFound(.runNotFound, "run not found")
+            }
+            if run.status == .failed || run.status == .dead { try await submitter.access.admitRun(identity, logger: context.logger) }
+            let entry = try await control.retry(id, tenant: identity.tenantID, logger: context.logger)
             return try jsonResponse(Accepted(runID: entry.runID, threadID: nil, status: .queued), status: .accepted)
         }
     }
