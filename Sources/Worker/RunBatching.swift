@@ -12,11 +12,18 @@ struct RunBatching: Sendable {
     let commits: Batcher<RunWrite, Bool>
 
     init(store: RunStore, redis: RedisClient, keys: RedisKeys, worker: String, lease: Duration, logger: Logger) {
+        // A failed claim batch is not retried entry by entry: the error may come after PostgreSQL committed it (the
+        // connection dropped while the answer was on its way), and a retry would then find the runs running under a
+        // live lease, answer "claimed by someone else", and the entries would be acknowledged while nobody runs them.
+        // Failing them all leaves them pending; the reaper gives them to a worker once the lease (if any) lapses.
         claims = Batcher(maxBatch: 128, maxConcurrentFlushes: 2) { entries in
-            await Batcher.serveEachAloneOnFailure(entries, logger: logger, "Claiming a batch failed") {
-                let started = ContinuousClock.now
-                defer { NetraMetric.timer(NetraMetric.postgresBatch, [("statement", "claim")]).record(duration: ContinuousClock.now - started) }
-                return try await store.claim($0, worker: worker, lease: lease, logger: logger).map { .success($0) }
+            let started = ContinuousClock.now
+            defer { NetraMetric.timer(NetraMetric.postgresBatch, [("statement", "claim")]).record(duration: ContinuousClock.now - started) }
+            do {
+                return try await store.claim(entries, worker: worker, lease: lease, logger: logger).map { .success($0) }
+            } catch {
+                logger.warning("Claiming a batch failed; its runs stay pending for recovery", metadata: [LogKey.error: "\(error)", "batch.size": "\(entries.count)"])
+                return entries.map { _ in .failure(error) }
             }
         }
         commits = Batcher(maxBatch: 256, maxConcurrentFlushes: 3) { writes in
