@@ -45,6 +45,18 @@ struct GatewayContext: RequestContext, WebSocketRequestContext {
     /// Request bodies above 1 MiB are refused with 413 while they are being read.
     var maxUploadSize: Int { 1 << 20 }
 
+    /// The `{run_id}` path parameter; a malformed id is as unknown as a missing run (404 `run_not_found`).
+    func runIDParameter() throws -> RunID {
+        guard let text = parameters.get("run_id"), let id = RunID(text) else { throw NetraError.notFound(.runNotFound, "run not found") }
+        return id
+    }
+
+    /// The `{tenant_id}` path parameter; a malformed id is as unknown as a missing tenant (404).
+    func tenantIDParameter() throws -> TenantID {
+        guard let text = parameters.get("tenant_id"), let id = TenantID(text) else { throw NetraError.notFound(.notFound, "tenant not found") }
+        return id
+    }
+
     /// The caller, or 401.
     func requireIdentity() throws -> Identity {
         guard let identity else { throw NetraError.unauthorized }

@@ -100,11 +100,11 @@ struct AdminController: Sendable {
             }
         }
         group.get("/tenants/{tenant_id}") { _, context in
-            let tenant = try tenantID(context)
+            let tenant = try context.tenantIDParameter()
             return try jsonResponse(try body(try await identities.policy(tenant, logger: context.logger)))
         }
         group.patch("/tenants/{tenant_id}") { request, context in
-            let tenant = try tenantID(context)
+            let tenant = try context.tenantIDParameter()
             let change = try Self.change(try await request.decodeJSON(JSONValue.self, context: context))
             let policy = try await identities.update(tenant, change, logger: context.logger)
             policies.invalidate(tenant)
@@ -119,7 +119,7 @@ struct AdminController: Sendable {
             return try jsonResponse(try body(policy))
         }
         group.post("/tenants/{tenant_id}/suspend") { _, context in
-            let tenant = try tenantID(context)
+            let tenant = try context.tenantIDParameter()
             let policy = try await identities.setSuspended(tenant, true, logger: context.logger)
             policies.invalidate(tenant)
             context.logger.info("Tenant suspended", metadata: [LogKey.tenantID: "\(tenant)"])
@@ -136,9 +136,8 @@ struct AdminController: Sendable {
         }
         // Queues a failed or dead run of any tenant again (the console's retry button).
         group.post("/runs/{run_id}/retry") { _, context in
-            guard let text = context.parameters.get("run_id"), let id = RunID(text),
-                let tenant = try await runs.tenant(of: id, logger: context.logger)
-            else { throw NetraError.notFound(.runNotFound, "run not found") }
+            let id = try context.runIDParameter()
+            guard let tenant = try await runs.tenant(of: id, logger: context.logger) else { throw NetraError.notFound(.runNotFound, "run not found") }
             let entry = try await control.retry(id, tenant: tenant, logger: context.logger)
             context.logger.info("Operator retried a run", metadata: [LogKey.runID: "\(id)", LogKey.tenantID: "\(tenant)"])
             return try jsonResponse(
@@ -146,18 +145,11 @@ struct AdminController: Sendable {
             )
         }
         group.post("/tenants/{tenant_id}/resume") { _, context in
-            let tenant = try tenantID(context)
+            let tenant = try context.tenantIDParameter()
             let policy = try await identities.setSuspended(tenant, false, logger: context.logger)
             policies.invalidate(tenant)
             return try jsonResponse(try body(policy))
         }
-    }
-
-    private func tenantID(_ context: GatewayContext) throws -> TenantID {
-        guard let text = context.parameters.get("tenant_id"), let id = TenantID(text) else {
-            throw NetraError.notFound(.notFound, "tenant not found")
-        }
-        return id
     }
 
     private func body(_ policy: TenantPolicy?) throws -> TenantBody {

@@ -15,9 +15,10 @@ struct EventsController: Sendable {
     func addRoutes(to group: RouterGroup<GatewayContext>) {
         group.get("/runs/{run_id}/events") { request, context in
             let identity = try context.requireIdentity()
-            guard let text = context.parameters.get("run_id"), let id = RunID(text),
-                let run = try await runs.run(id, tenant: identity.tenantID, logger: context.logger)
-            else { throw NetraError.notFound(.runNotFound, "run not found") }
+            let id = try context.runIDParameter()
+            guard let run = try await runs.run(id, tenant: identity.tenantID, logger: context.logger) else {
+                throw NetraError.notFound(.runNotFound, "run not found")
+            }
             let after = try Self.after(request)
             if request.headers[.accept]?.contains("text/event-stream") == true {
                 return stream(run, after: after, context: context)

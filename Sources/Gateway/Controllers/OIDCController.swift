@@ -87,7 +87,7 @@ struct OIDCController: Sendable {
 
     func addAdminRoutes(to group: RouterGroup<GatewayContext>) {
         group.put("/tenants/{tenant_id}/oidc") { request, context in
-            let tenant = try tenantID(context)
+            let tenant = try context.tenantIDParameter()
             let body = try await request.decodeJSON(SettingsBody.self, context: context)
             let settings = try Self.validate(body)
             guard try await identities.setOIDC(tenant, settings, logger: context.logger) else {
@@ -97,10 +97,10 @@ struct OIDCController: Sendable {
             return try jsonResponse(try await view(tenant, logger: context.logger))
         }
         group.get("/tenants/{tenant_id}/oidc") { _, context in
-            try jsonResponse(try await view(try tenantID(context), logger: context.logger))
+            try jsonResponse(try await view(try context.tenantIDParameter(), logger: context.logger))
         }
         group.delete("/tenants/{tenant_id}/oidc") { _, context in
-            guard try await identities.deleteOIDC(try tenantID(context), logger: context.logger) else {
+            guard try await identities.deleteOIDC(try context.tenantIDParameter(), logger: context.logger) else {
                 throw NetraError.notFound(.notFound, "single sign-on is not configured for this tenant")
             }
             return Response(status: .noContent)
@@ -110,7 +110,7 @@ struct OIDCController: Sendable {
     // MARK: The flow
 
     private func authorize(_ request: Request, context: GatewayContext) async throws -> Response {
-        let tenant = try tenantID(context)
+        let tenant = try context.tenantIDParameter()
         // Unauthenticated and it writes to Redis: limited per client address.
         let address = trustedProxies.client(peer: context.clientAddress, forwardedFor: request.headers[values: .xForwardedFor])
         try await access.admitSignIn(address: address, logger: context.logger)
@@ -249,13 +249,6 @@ struct OIDCController: Sendable {
             tenantID: tenant, issuer: settings.issuer, clientID: settings.clientID, allowedDomains: settings.allowedDomains,
             redirectURI: redirectURI, updatedAt: settings.updatedAt
         )
-    }
-
-    private func tenantID(_ context: GatewayContext) throws -> TenantID {
-        guard let text = context.parameters.get("tenant_id"), let id = TenantID(text) else {
-            throw NetraError.notFound(.notFound, "tenant not found")
-        }
-        return id
     }
 
     /// 32 random bytes, base64url: for state, nonce and the PKCE verifier (43 characters, as RFC 7636 allows).

@@ -100,7 +100,7 @@ struct RunsController: Sendable {
         }
         group.get("/status/{run_id}") { _, context in
             let identity = try context.requireIdentity()
-            let id = try runID(context)
+            let id = try context.runIDParameter()
             guard let run = try await runs.run(id, tenant: identity.tenantID, logger: context.logger) else {
                 throw NetraError.notFound(.runNotFound, "run not found")
             }
@@ -115,13 +115,13 @@ struct RunsController: Sendable {
         }
         group.post("/runs/{run_id}/cancel") { _, context in
             let identity = try context.requireIdentity()
-            return try jsonResponse(try await control.cancel(try runID(context), identity: identity, logger: context.logger))
+            return try jsonResponse(try await control.cancel(try context.runIDParameter(), identity: identity, logger: context.logger))
         }
         group.post("/runs/{run_id}/retry") { _, context in
             let identity = try context.requireIdentity()
             // A retry starts the run again: a suspended tenant may not, and it counts against the submission rate
             // (taken only for a run that can be retried: an unknown or running one answers 404/409 for free).
-            let id = try runID(context)
+            let id = try context.runIDParameter()
             guard let run = try await runs.run(id, tenant: identity.tenantID, logger: context.logger) else {
                 throw NetraError.notFound(.runNotFound, "run not found")
             }
@@ -145,13 +145,6 @@ struct RunsController: Sendable {
         return try jsonResponse(History(runs: page.map { RunBody($0, stages: nil, includeResult: false) }, nextBefore: next))
     }
 
-    /// The `{run_id}` path parameter; a malformed id is as unknown as a missing run.
-    private func runID(_ context: GatewayContext) throws -> RunID {
-        guard let text = context.parameters.get("run_id"), let id = RunID(text) else {
-            throw NetraError.notFound(.runNotFound, "run not found")
-        }
-        return id
-    }
 }
 
 extension HTTPField.Name {
