@@ -33,7 +33,8 @@ final class OIDCProviderProcess: @unchecked Sendable {
 
     func start() async throws {
         try process.run()
-        try await waitUntil("the OpenID Connect provider at \(issuer)") {
+        // Python with authlib can take a while to start on a machine busy with the rest of the suite.
+        try await waitUntil("the OpenID Connect provider at \(issuer)", timeout: .seconds(60)) {
             (try? await self.get("/test/stats").status) == .ok  // not discovery: the test counts those
         }
     }
@@ -145,8 +146,10 @@ struct OIDCTests {
         var options = TestStack.Options()
         options.workers = 0
         let provider = try OIDCProviderProcess()
-        try await provider.start()
         do {
+            // Inside the do: a provider that fails to start must still have its HTTP client shut down (its deinit
+            // traps otherwise, taking every running test with it).
+            try await provider.start()
             try await TestStack.run(options) { stack in try await body(stack, provider) }
         } catch {
             try await provider.stop()
