@@ -7,22 +7,28 @@ import Synchronization
 
 /// Watches PostgreSQL and Redis (a ping each per `interval`), so requests fail fast with 503 while one is down
 /// instead of queueing behind a pool that cannot connect.
+///
+/// A dependency counts as down only after `failuresBeforeDown` probes in a row failed: one probe that misses its
+/// 1-second timeout because every pooled connection is busy (a burst of requests, a slow commit) is load, not an
+/// outage, and must not turn the whole API into 503s. One successful probe marks it up again.
 final class DependencyMonitor: Service, Sendable {
     let postgres: PostgresClient
     let redis: RedisClient
     let interval: Duration
-    private let postgresUp = Atomic<Bool>(true)
-    private let redisUp = Atomic<Bool>(true)
+    let failuresBeforeDown: Int
+    private let postgresFailures = Atomic<Int>(0)
+    private let redisFailures = Atomic<Int>(0)
 
-    init(postgres: PostgresClient, redis: RedisClient, interval: Duration = .seconds(1)) {
+    init(postgres: PostgresClient, redis: RedisClient, interval: Duration = .seconds(1), failuresBeforeDown: Int = 3) {
         self.postgres = postgres
         self.redis = redis
         self.interval = interval
+        self.failuresBeforeDown = failuresBeforeDown
     }
 
-    /// `false` from the first failed check until the next successful one.
-    var isPostgresUp: Bool { postgresUp.load(ordering: .relaxed) }
-    var isRedisUp: Bool { redisUp.load(ordering: .relaxed) }
+    /// `false` from the `failuresBeforeDown`-th failed check in a row until the next successful one.
+    var isPostgresUp: Bool { postgresFailures.load(ordering: .relaxed) < failuresBeforeDown }
+    var isRedisUp: Bool { redisFailures.load(ordering: .relaxed) < failuresBeforeDown }
 
     func run() async throws {
         await cancelWhenGracefulShutdown {
@@ -38,8 +44,16 @@ final class DependencyMonitor: Service, Sendable {
         let redis = redis
         async let postgresOK = (try? await withTimeout(.seconds(1)) { try await postgres.query("SELECT 1") }) != nil
         async let redisOK = (try? await redis.send(["PING"], timeout: .seconds(1))) != nil
-        postgresUp.store(await postgresOK, ordering: .relaxed)
-        redisUp.store(await redisOK, ordering: .relaxed)
+        Self.record(await postgresOK, in: postgresFailures)
+        Self.record(await redisOK, in: redisFailures)
+    }
+
+    private static func record(_ ok: Bool, in failures: borrowing Atomic<Int>) {
+        if ok {
+            failures.store(0, ordering: .relaxed)
+        } else {
+            failures.add(1, ordering: .relaxed)
+        }
     }
 }
 

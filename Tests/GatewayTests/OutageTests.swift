@@ -33,6 +33,33 @@ struct OutageTests {
         }
     }
 
+    @Test func oneMissedProbeIsLoadAndOnlyThreeInARowMarkPostgresDown() async throws {
+        let logger = TestEnvironment.logger("monitor")
+        let unreachable = PostgresClient(
+            configuration: try PostgresClient.Configuration(url: "postgres://netra:netra@127.0.0.1:1/netra_test"), backgroundLogger: logger
+        )
+        let reachable = PostgresClient(configuration: TestEnvironment.postgres, backgroundLogger: logger)
+        let redis = RedisClient(endpoint: TestEnvironment.redis, logger: logger)
+        defer { redis.close() }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await unreachable.run() }
+            group.addTask { await reachable.run() }
+            let monitor = DependencyMonitor(postgres: unreachable, redis: redis)
+            for probe in 1...2 {
+                await monitor.check()
+                #expect(monitor.isPostgresUp, "probe \(probe) failed alone: not yet an outage")
+            }
+            await monitor.check()
+            #expect(!monitor.isPostgresUp, "three failed probes in a row are an outage")
+            #expect(monitor.isRedisUp)
+
+            let healthy = DependencyMonitor(postgres: reachable, redis: redis)
+            await healthy.check()
+            #expect(healthy.isPostgresUp && healthy.isRedisUp)
+            group.cancelAll()
+        }
+    }
+
     @Test func redisDownAcceptsRunsDurablyAndRunsThemWhenItReturns() async throws {
         let server = try RedisServerProcess()
         try await server.start()
