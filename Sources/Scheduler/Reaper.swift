@@ -105,7 +105,8 @@ struct Reaper: Sendable {
 }
 
 /// Re-enqueues runs that are queued in PostgreSQL but were never (or no longer are) in the stream: the gateway died
-/// between its insert and its XADD, or Redis lost data.
+/// between its insert and its XADD, or Redis lost data. Likewise runs left `running` with a long-expired lease and no
+/// stream entry for the reaper to find (Redis lost it and their worker died).
 ///
 /// It also repairs the tenants' admission state from PostgreSQL: in-flight limits are copied into Redis, and a slot
 /// held by a run that has ended (its worker died between committing and releasing) is released.
@@ -128,9 +129,16 @@ struct Reconciler: Sendable {
         while true {
             // A run waiting in its tenant's backlog stays there; one holding a slot gets a fresh stream entry.
             let entries = try await store.takeStaleQueued(olderThan: age, limit: 500, logger: logger)
-            guard !entries.isEmpty else { return total }
+            guard !entries.isEmpty else { break }
             try await queue.enqueue(entries, mode: .reconcile)
             logger.info("Re-enqueued queued runs missing from the stream", metadata: ["count": "\(entries.count)"])
+            total += entries.count
+        }
+        while true {
+            let entries = try await store.takeAbandonedRunning(olderThan: age, limit: 500, logger: logger)
+            guard !entries.isEmpty else { return total }
+            try await queue.enqueue(entries, mode: .reconcile)
+            logger.warning("Re-enqueued running runs whose lease ran out with no stream entry", metadata: ["count": "\(entries.count)"])
             total += entries.count
         }
     }

@@ -196,6 +196,35 @@ struct RecoveryTests {
         }
     }
 
+    @Test func theReconcilerRecoversARunningRunWhoseStreamEntryAndWorkerAreBothGone() async throws {
+        var options = Self.fastRecovery
+        options.workers = 1
+        options.reconcileAfter = .milliseconds(500)
+        options.reconcileInterval = .milliseconds(100)
+        try await TestStack.run(options) { stack in
+            let token = try await stack.tenantToken()
+            let me = try stack.json(try await stack.request(.get, "/api/auth/me", token: token))
+            let tenant = try #require(me["tenant_id"]?.stringValue.flatMap(TenantID.init))
+            let run = try await RunStore(client: stack.db).create(
+                NewRun(tenantID: tenant, threadID: nil, userID: nil, pipeline: "bench", input: #"{"message":"orphan","parameters":{"stages":2}}"#, stageCount: 2, message: nil),
+                logger: stack.logger
+            )
+            // As if a worker claimed it, then died, and Redis lost the pending entry the reaper would have found.
+            try await stack.db.query(
+                """
+                UPDATE runs SET status = 'running', attempt = attempt + 1, deliveries = 1, worker_id = 'gone',
+                    started_at = now() - interval '1 minute', enqueued_at = now() - interval '1 minute',
+                    lease_expires_at = now() - interval '30 seconds'
+                WHERE id = \(run.id.uuid)
+                """
+            )
+            let status = try await stack.waitForFinalStatus(run.id.description, token: token)
+            #expect(status["status"]?.stringValue == "succeeded")
+            #expect(status["attempt"]?.intValue == 2, "the new worker's claim fenced the dead one's attempt")
+            try await expectGapFreeLog(stack, run: run.id.uuid)
+        }
+    }
+
     @Test func retryableFailuresRetryWithBackoffFromTheCheckpoint() async throws {
         var options = Self.fastRecovery
         options.workers = 1

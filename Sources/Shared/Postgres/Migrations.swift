@@ -36,6 +36,7 @@ public enum Migrations {
         Migration(version: 10, name: "webhooks", sql: String(decoding: PackageResources.V0010__webhooks_sql, as: UTF8.self)),
         Migration(version: 11, name: "recent_failures", sql: String(decoding: PackageResources.V0011__recent_failures_sql, as: UTF8.self)),
         Migration(version: 12, name: "oidc", sql: String(decoding: PackageResources.V0012__oidc_sql, as: UTF8.self)),
+        Migration(version: 13, name: "running_runs", sql: String(decoding: PackageResources.V0013__running_runs_sql, as: UTF8.self)),
     ]
 
     /// The advisory lock key (an arbitrary constant: "netra" in ASCII).

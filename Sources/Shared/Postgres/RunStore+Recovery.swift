@@ -122,6 +122,29 @@ extension RunStore {
         )
         return try await Self.entries(rows)
     }
+
+    /// Running runs whose lease ran out longer ago than `age` and that were last handed to Redis longer ago than
+    /// `age`: normally the reaper recovers such a run from its pending stream entry within one lease, so one still
+    /// waiting means Redis lost the entry while its worker died. The reconciler enqueues them again; a worker's claim
+    /// takes over the expired lease and resumes from the finished stages.
+    ///
+    /// Marks them as enqueued now, so the next pass waits `age` again; `SKIP LOCKED` keeps concurrent passes apart.
+    public func takeAbandonedRunning(olderThan age: Duration, limit: Int, logger: Logger) async throws -> [RunStreamEntry] {
+        let seconds = Double(age.wholeMilliseconds) / 1000
+        let rows = try await client.query(
+            """
+            UPDATE runs SET enqueued_at = now()
+            WHERE id IN (
+                SELECT id FROM runs
+                WHERE status = 'running' AND lease_expires_at < now() - make_interval(secs => \(seconds))
+                  AND enqueued_at < now() - make_interval(secs => \(seconds))
+                ORDER BY lease_expires_at LIMIT \(limit) FOR UPDATE SKIP LOCKED)
+            RETURNING id, tenant_id, attempt, priority::integer
+            """,
+            logger: logger
+        )
+        return try await Self.entries(rows)
+    }
 }
 
 extension RunStore {
