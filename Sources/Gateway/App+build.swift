@@ -16,7 +16,7 @@ struct GatewayDependencies: Sendable {
     let subscriber: RedisSubscriber
     let tokens: TokenService
     let monitor: DependencyMonitor
-    let sessions = WebSocketSessions()
+    let sessions: WebSocketSessions
     let submissions: SubmissionBatching
     /// Denylist and rate limits (one instance: its limiter remembers the loaded script).
     let access: AccessGuard
@@ -44,6 +44,7 @@ struct GatewayDependencies: Sendable {
         self.subscriber = RedisSubscriber(endpoint: config.service.redis, logger: logger)
         self.tokens = await TokenService(secret: config.jwtSecret, lifetime: config.tokenLifetime)
         self.monitor = DependencyMonitor(postgres: postgres, redis: redis)
+        self.sessions = WebSocketSessions(heartbeatInterval: config.heartbeatInterval)
         self.policies = TenantPolicies(identities: IdentityStore(client: postgres))
         self.access = AccessGuard(redis: redis, keys: config.service.keys, limits: config.rateLimits, policies: policies)
         self.submissions = SubmissionBatching(
@@ -158,11 +159,9 @@ func buildRouter(_ dependencies: GatewayDependencies) -> Router<GatewayContext> 
         guard let identity = context.requestContext.identity else { return }
         let webSocket = WebSocketSession(
             identity: identity, submitter: session.submitter, relay: session.relay, runs: session.runs, control: session.control,
-            heartbeatInterval: session.config.heartbeatInterval, messageLimit: session.config.webSocketMessages, logger: context.logger
+            sessions: session.sessions, messageLimit: session.config.webSocketMessages, logger: context.logger
         )
-        try await session.sessions.withSession(outbound) {
-            try await webSocket.run(inbound: inbound, outbound: outbound)
-        }
+        try await webSocket.run(inbound: inbound, outbound: outbound)
     }
     return router
 }

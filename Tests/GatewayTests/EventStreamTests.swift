@@ -105,6 +105,55 @@ struct EventStreamTests {
         }
     }
 
+    @Test func oneWebSocketWatchesManyRunsAndLetsGoOfEachChannel() async throws {
+        try await TestStack.run(workers: 2) { stack in
+            let token = try await stack.tenantToken()
+            let redis = RedisClient(endpoint: stack.service.redis, logger: stack.logger)
+            defer { redis.close() }
+            let ids = try await withThrowingTaskGroup(of: String.self) { group in
+                for _ in 0..<3 {
+                    group.addTask {
+                        try await stack.submit(#"{"message":"m","pipeline":"bench","parameters":{"stages":3,"stage_ms":100}}"#, token: token)
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            // Subscribers to these channels, all processes together (workers only publish).
+            let channels = ids.map { stack.service.keys.runEvents(RunID($0)!) }
+            @Sendable func subscribers(_ channels: [String]) async throws -> Int {
+                let reply = try await redis.send(["PUBSUB", "NUMSUB"] + channels.map { RedisArgument($0) })
+                return (reply.array ?? []).compactMap(\.int).reduce(0, +)
+            }
+            let seen = Mutex<[String: [Int]]>([:])
+            let lingering = try await stack.submit(#"{"message":"m","pipeline":"bench","parameters":{"stages":2,"stage_ms":5000}}"#, token: token)
+            let lingeringChannel = stack.service.keys.runEvents(RunID(lingering)!)
+            try await withDeadline("three runs over one WebSocket", .seconds(30)) {
+                try await WebSocketClient.connect(url: "ws://127.0.0.1:\(stack.port)/ws?token=\(token)", logger: stack.logger) { inbound, outbound, _ in
+                    var iterator = inbound.messages(maxSize: 1 << 20).makeAsyncIterator()
+                    for id in ids + [lingering] {
+                        try await outbound.write(.text(#"{"action":"subscribe_run","data":{"run_id":"\#(id)","last_seq":0}}"#))
+                    }
+                    var completed = 0
+                    while completed < ids.count, let message = try await iterator.next() {
+                        guard case .text(let text) = message, let value = JSONValue(text: text),
+                            let run = value["metadata"]?["run_id"]?.stringValue, let seq = value["metadata"]?["seq"]?.intValue
+                        else { continue }
+                        seen.withLock { $0[run, default: []].append(seq) }
+                        if value["type"]?.stringValue == "agent_completed" { completed += 1 }
+                    }
+                    // Each finished run's channel is let go of; the lingering run's is still watched.
+                    try await waitUntil("the finished runs' channels to be unsubscribed") { try await subscribers(channels) == 0 }
+                    #expect(try await subscribers([lingeringChannel]) == 1)
+                    try await outbound.close(.normalClosure, reason: nil)
+                }
+            }
+            let received = seen.withLock { $0 }
+            for id in ids { #expect(received[id] == Array(1...8), "run \(id): every event once, in order") }
+            // Closing the socket lets go of the channel of the run still running.
+            try await waitUntil("the closed session's channel to be unsubscribed") { try await subscribers([lingeringChannel]) == 0 }
+        }
+    }
+
     struct Frame: Equatable {
         var id: Int
         var event: String

@@ -2,13 +2,20 @@ import Foundation
 import HummingbirdWebSocket
 import Logging
 import Metrics
+import NIOCore
 import NIOWebSocket
 import Shared
+import Synchronization
 
 /// One client's WebSocket: greets, sends heartbeats, and handles `start_agent`, `stop_agent`, `subscribe_run` and
 /// `ping`.
 ///
-/// Each watched run is relayed by a child task; leaving the session cancels them.
+/// Two tasks per connection, whatever the number of runs it watches: the connection's own task reads the client's
+/// messages, and one pump sends everything else in order. Each watched run's channel messages (delivered by the
+/// process's one `RedisSubscriber` on its event loop) and the gateway-wide heartbeat timer's beats go into the
+/// session's one stream; the pump keeps a `Cursor` per run. A client that reads so slowly that
+/// `maxPendingOutputs` pile up is closed with 1013 (try again later): it reconnects and resumes from its last `seq`,
+/// so nothing is silently skipped.
 ///
 /// Hardened edges: a message above `maxMessageSize` closes the connection with 1009 (message too big), and each
 /// connection's inbound messages pass a token bucket (`messageLimit`): over it a message is answered with `error` /
@@ -19,10 +26,13 @@ struct WebSocketSession: Sendable {
     let relay: EventRelay
     let runs: RunStore
     let control: RunControl
-    let heartbeatInterval: Duration
+    let sessions: WebSocketSessions
     /// Inbound messages allowed per second and at once.
     let messageLimit: WebSocketMessageLimiter.Limit
     let logger: Logger
+
+    /// Messages waiting for the pump before the client counts as too slow.
+    static let maxPendingOutputs = 16_384
 
     /// Largest message (and frame: the server's `maxFrameSize`) accepted from a client.
     ///
@@ -65,51 +75,179 @@ struct WebSocketSession: Sendable {
         }
     }
 
+    /// What the pump sends, in order.
+    enum Output: Sendable {
+        /// Start relaying `run` after `seq`: its subscription is confirmed.
+        case watch(RunID, after: Int, RedisSubscriber.Subscription)
+        case message(RunID, ByteBuffer)
+        /// The subscriber reconnected: messages may have been missed.
+        case resubscribed(RunID)
+        case heartbeat
+    }
+
+    /// The session's stream of outputs; `overflowed` once a yield found it full (the stream is then finished).
+    final class Outputs: Sendable {
+        let stream: AsyncStream<Output>
+        private let continuation: AsyncStream<Output>.Continuation
+        private let full = Atomic<Bool>(false)
+
+        init(limit: Int) {
+            (stream, continuation) = AsyncStream<Output>.makeStream(bufferingPolicy: .bufferingOldest(limit))
+        }
+
+        var overflowed: Bool { full.load(ordering: .relaxed) }
+
+        func yield(_ output: Output) {
+            if case .dropped = continuation.yield(output) {
+                full.store(true, ordering: .relaxed)
+                continuation.finish()
+            }
+        }
+
+        func finish() { continuation.finish() }
+    }
+
+    /// The runs this session watches and their subscriptions, shared by the reading task (which subscribes) and the
+    /// pump (which ends a run's subscription after `agent_completed`).
+    final class Watches: Sendable {
+        let subscriber: RedisSubscriber
+        private let subscriptions = Mutex<[RunID: RedisSubscriber.Subscription]>([:])
+
+        init(subscriber: RedisSubscriber) { self.subscriber = subscriber }
+
+        /// Records `run`'s subscription; one the run had already is ended (a second `subscribe_run` replaces it).
+        func add(_ run: RunID, _ subscription: RedisSubscriber.Subscription) {
+            let replaced = subscriptions.withLock { $0.updateValue(subscription, forKey: run) }
+            if let replaced { subscriber.unsubscribe(replaced) }
+        }
+
+        /// Ends `run`'s subscription unless a newer one replaced it.
+        func end(_ run: RunID, _ subscription: RedisSubscriber.Subscription) {
+            let current = subscriptions.withLock { subscriptions -> Bool in
+                guard subscriptions[run] == subscription else { return false }
+                subscriptions[run] = nil
+                return true
+            }
+            if current { subscriber.unsubscribe(subscription) }
+        }
+
+        func endAll() {
+            let all = subscriptions.withLock { subscriptions in
+                defer { subscriptions = [:] }
+                return Array(subscriptions.values)
+            }
+            for subscription in all { subscriber.unsubscribe(subscription) }
+        }
+    }
+
     func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
         let send: @Sendable (String) async throws -> Void = { try await outbound.write(.text($0)) }
         try await send(
             ServerMessage.json(
                 type: .connectionEstablished,
                 data: ServerMessage.data(
-                    ConnectionEstablished(userID: identity.userID, tenantID: identity.tenantID, heartbeatIntervalMilliseconds: heartbeatInterval.wholeMilliseconds)
+                    ConnectionEstablished(
+                        userID: identity.userID, tenantID: identity.tenantID,
+                        heartbeatIntervalMilliseconds: sessions.heartbeatInterval.wholeMilliseconds
+                    )
                 )
             )
         )
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
-                while true {
-                    try await Task.sleep(for: heartbeatInterval)
-                    try await send(ServerMessage.json(type: .heartbeat, data: "{}"))
+        let outputs = Outputs(limit: Self.maxPendingOutputs)
+        let watches = Watches(subscriber: relay.subscriber)
+        defer {
+            watches.endAll()
+            outputs.finish()
+        }
+        try await sessions.withSession(outbound, heartbeat: { outputs.yield(.heartbeat) }) {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    try await pump(outputs, watches: watches, send: send)
+                    if outputs.overflowed {
+                        logger.info("Closing a WebSocket that fell too far behind", metadata: [LogKey.tenantID: "\(identity.tenantID)"])
+                        try await outbound.close(.unknown(1013), reason: "too far behind; reconnect and resubscribe")
+                    }
                 }
+                var limiter = WebSocketMessageLimiter(limit: messageLimit)
+                // Errors of the inbound stream (1009 among them) propagate: the library closes with their code.
+                let received = NetraMetric.counter(NetraMetric.webSocketMessages, [("direction", "in")])
+                for try await message in inbound.messages(maxSize: Self.maxMessageSize) {
+                    received.increment()
+                    switch limiter.admit() {
+                    case .accept:
+                        break
+                    case .reject:
+                        try await sendError("rate_limited", "too many messages; this one was dropped", send: send)
+                        continue
+                    case .close:
+                        logger.info("Closing a WebSocket that kept exceeding its message rate", metadata: [LogKey.tenantID: "\(identity.tenantID)"])
+                        try await outbound.close(.policyViolation, reason: "message rate limit exceeded")
+                        group.cancelAll()
+                        return
+                    }
+                    guard case .text(let text) = message else {
+                        try await sendError("invalid_message", "messages must be JSON text frames", send: send)
+                        continue
+                    }
+                    await handle(text, outputs: outputs, watches: watches, send: send)
+                }
+                group.cancelAll()
             }
-            var limiter = WebSocketMessageLimiter(limit: messageLimit)
-            // Errors of the inbound stream (1009 among them) propagate: the library closes with their code.
-            let received = NetraMetric.counter(NetraMetric.webSocketMessages, [("direction", "in")])
-            for try await message in inbound.messages(maxSize: Self.maxMessageSize) {
-                received.increment()
-                switch limiter.admit() {
-                case .accept:
-                    break
-                case .reject:
-                    try await sendError("rate_limited", "too many messages; this one was dropped", send: send)
-                    continue
-                case .close:
-                    logger.info("Closing a WebSocket that kept exceeding its message rate", metadata: [LogKey.tenantID: "\(identity.tenantID)"])
-                    try await outbound.close(.policyViolation, reason: "message rate limit exceeded")
-                    group.cancelAll()
-                    return
-                }
-                guard case .text(let text) = message else {
-                    try await sendError("invalid_message", "messages must be JSON text frames", send: send)
-                    continue
-                }
-                await handle(text, group: &group, send: send)
-            }
-            group.cancelAll()
         }
     }
 
-    private func handle(_ text: String, group: inout ThrowingTaskGroup<Void, any Error>, send: @escaping @Sendable (String) async throws -> Void) async {
+    /// Sends heartbeats and the watched runs' events until the outputs end.
+    private func pump(_ outputs: Outputs, watches: Watches, send: @Sendable (String) async throws -> Void) async throws {
+        var cursors: [RunID: (cursor: EventRelay.Cursor, subscription: RedisSubscriber.Subscription)] = [:]
+        let tenant = identity.tenantID
+        for await output in outputs.stream {
+            let run: RunID
+            var cursor: EventRelay.Cursor
+            let subscription: RedisSubscriber.Subscription
+            var catchUp = false
+            switch output {
+            case .heartbeat:
+                try await send(ServerMessage.json(type: .heartbeat, data: "{}"))
+                continue
+            case .watch(let watched, let after, let new):
+                // Whatever arrived for the run before this was published earlier, so the catch-up below reads it.
+                (run, cursor, subscription, catchUp) = (watched, EventRelay.Cursor(after: after), new, true)
+            case .message(let watched, let payload):
+                guard let entry = cursors[watched] else { continue }
+                (run, cursor, subscription) = (watched, entry.cursor, entry.subscription)
+                switch cursor.accept(payload) {
+                case .send: try await send(String(buffer: payload))
+                case .skip: continue
+                case .catchUp: catchUp = true
+                }
+            case .resubscribed(let watched):
+                guard let entry = cursors[watched] else { continue }
+                (run, cursor, subscription, catchUp) = (watched, entry.cursor, entry.subscription, true)
+            }
+            if catchUp {
+                do {
+                    try await relay.catchUp(run, tenant: tenant, cursor: &cursor, logger: logger, send: send)
+                } catch let error where !(error is CancellationError) {
+                    // A failed query ends this run's relay (the client may resubscribe); a failed send ends the pump.
+                    logger.debug("Relay ended", metadata: [LogKey.runID: "\(run)", LogKey.error: "\(error)"])
+                    cursors[run] = nil
+                    watches.end(run, subscription)
+                    try await send(
+                        ServerMessage.json(type: .error, data: ServerMessage.data(["code": "relay_failed", "message": "event stream interrupted; resubscribe"]), runID: run)
+                    )
+                    continue
+                }
+            }
+            if cursor.finished {
+                cursors[run] = nil
+                watches.end(run, subscription)
+            } else {
+                cursors[run] = (cursor, subscription)
+            }
+        }
+    }
+
+    private func handle(_ text: String, outputs: Outputs, watches: Watches, send: @escaping @Sendable (String) async throws -> Void) async {
         do {
             let data = Data(text.utf8)
             let action: Action
@@ -122,14 +260,24 @@ struct WebSocketSession: Sendable {
             switch action.action {
             case "start_agent":
                 let request = try JSONDecoder().decode(Payload<RunSubmitter.Request>.self, from: data).data
-                try await startAgent(request, group: &group, send: send)
+                try await startAgent(request, outputs: outputs, watches: watches, send: send)
             case "subscribe_run":
                 let request = try JSONDecoder().decode(Payload<SubscribeRun>.self, from: data).data
                 guard try await runs.run(request.runID, tenant: identity.tenantID, logger: logger) != nil else {
                     try await sendError("run_not_found", "run not found", send: send)
                     return
                 }
-                startRelay(request.runID, after: request.lastSeq ?? 0, group: &group, send: send)
+                do {
+                    try await watch(request.runID, after: request.lastSeq ?? 0, outputs: outputs, watches: watches)
+                } catch {
+                    logger.debug("Subscribing to a run failed", metadata: [LogKey.runID: "\(request.runID)", LogKey.error: "\(error)"])
+                    try await send(
+                        ServerMessage.json(
+                            type: .error, data: ServerMessage.data(["code": "relay_failed", "message": "event stream interrupted; resubscribe"]),
+                            runID: request.runID
+                        )
+                    )
+                }
             case "stop_agent":
                 let request = try JSONDecoder().decode(Payload<StopAgent>.self, from: data).data
                 let result = try await control.cancel(request.runID, identity: identity, logger: logger)
@@ -153,16 +301,14 @@ struct WebSocketSession: Sendable {
     /// Creates the run, subscribes to its channel, and only then enqueues it, so no event can be missed.
     private func startAgent(
         _ request: RunSubmitter.Request,
-        group: inout ThrowingTaskGroup<Void, any Error>,
+        outputs: Outputs,
+        watches: Watches,
         send: @escaping @Sendable (String) async throws -> Void
     ) async throws {
         let (run, _, blocked) = try await submitter.create(request, identity: identity, idempotencyKey: nil, logger: logger)
-        let (ready, readyContinuation) = AsyncStream<Void>.makeStream()
-        startRelay(run.id, after: 0, group: &group, send: send, subscribed: { readyContinuation.yield(); readyContinuation.finish() }) {
-            readyContinuation.finish()
-        }
-        var iterator = ready.makeAsyncIterator()
-        guard await iterator.next() != nil else {
+        do {
+            try await watch(run.id, after: 0, outputs: outputs, watches: watches)
+        } catch {
             try? await submitter.runs.abandon(run.id, tenant: run.tenantID, reason: "enqueue_failed", logger: logger)
             throw NetraError.unavailable
         }
@@ -189,27 +335,17 @@ struct WebSocketSession: Sendable {
         }
     }
 
-    private func startRelay(
-        _ run: RunID,
-        after lastSeq: Int,
-        group: inout ThrowingTaskGroup<Void, any Error>,
-        send: @escaping @Sendable (String) async throws -> Void,
-        subscribed: @escaping @Sendable () -> Void = {},
-        ended: @escaping @Sendable () -> Void = {}
-    ) {
-        let tenant = identity.tenantID
-        let logger = logger
-        let relay = relay
-        group.addTask {
-            defer { ended() }
-            do {
-                try await relay.relay(run: run, tenant: tenant, after: lastSeq, logger: logger, subscribed: subscribed, send: send)
-            } catch is CancellationError {
-            } catch {
-                logger.debug("Relay ended", metadata: [LogKey.runID: "\(run)", LogKey.error: "\(error)"])
-                try? await send(ServerMessage.json(type: .error, data: ServerMessage.data(["code": "relay_failed", "message": "event stream interrupted; resubscribe"]), runID: run))
+    /// Subscribes to the run's channel, then hands it to the pump, which replays the stored events after `lastSeq`
+    /// and relays the live ones.
+    private func watch(_ run: RunID, after lastSeq: Int, outputs: Outputs, watches: Watches) async throws {
+        let subscription = try await relay.subscriber.subscribe(to: relay.keys.runEvents(run)) { message in
+            switch message {
+            case .message(let payload): outputs.yield(.message(run, payload))
+            case .resubscribed: outputs.yield(.resubscribed(run))
             }
         }
+        watches.add(run, subscription)
+        outputs.yield(.watch(run, after: lastSeq, subscription))
     }
 
     private func sendError(_ code: String, _ message: String, send: @Sendable (String) async throws -> Void) async throws {

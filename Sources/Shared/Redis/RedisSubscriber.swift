@@ -17,9 +17,22 @@ public final class RedisSubscriber: Service, Sendable {
         case resubscribed
     }
 
+    /// A confirmed subscription made with `subscribe(to:_:)`; `unsubscribe(_:)` ends it.
+    public struct Subscription: Sendable, Hashable {
+        public let channel: String
+        let id: UInt64
+    }
+
+    /// A watcher's callbacks, called on the connection's event loop: keep them short (hand the message on).
+    private struct Watcher {
+        let deliver: @Sendable (Message) -> Void
+        /// The subscriber stopped for good.
+        let stopped: @Sendable () -> Void
+    }
+
     private struct Registry {
         var connection: RedisConnection?
-        var watchers: [String: [UInt64: AsyncStream<Message>.Continuation]] = [:]
+        var watchers: [String: [UInt64: Watcher]] = [:]
         var nextID: UInt64 = 0
     }
 
@@ -40,6 +53,7 @@ public final class RedisSubscriber: Service, Sendable {
     public var channelCount: Int { registry.withLock { $0.watchers.count } }
 
     /// Subscribes to `channel` for the duration of `body`; the subscription is confirmed before `body` starts.
+    /// The stream ends when the subscriber stops.
     ///
     /// - Throws: `RedisError` when Redis is unreachable, so a caller never believes it is subscribed when it is not.
     public func withSubscription<T: Sendable>(
@@ -47,25 +61,52 @@ public final class RedisSubscriber: Service, Sendable {
         _ body: (AsyncStream<Message>) async throws -> T
     ) async throws -> T {
         let (stream, continuation) = AsyncStream<Message>.makeStream(bufferingPolicy: .bufferingNewest(4096))
-        let (id, confirmation) = try registry.withLock { registry -> (UInt64, EventLoopFuture<[RedisValue]>) in
+        let subscription = try await subscribe(to: channel, stopped: { continuation.finish() }) { continuation.yield($0) }
+        defer {
+            unsubscribe(subscription)
+            continuation.finish()
+        }
+        return try await body(stream)
+    }
+
+    /// Calls `deliver` with every message on `channel` (and `.resubscribed` after a reconnect) until `unsubscribe`;
+    /// returns once Redis confirmed the subscription. Many watchers of one process share one subscriber connection
+    /// and need no task or stream of their own: a WebSocket session funnels all its runs' messages into one stream.
+    ///
+    /// `deliver` and `stopped` run on the connection's event loop, so they must only hand the message on.
+    ///
+    /// - Throws: `RedisError` when Redis is unreachable.
+    public func subscribe(
+        to channel: String,
+        stopped: @escaping @Sendable () -> Void = {},
+        _ deliver: @escaping @Sendable (Message) -> Void
+    ) async throws -> Subscription {
+        let (subscription, confirmation) = try registry.withLock { registry -> (Subscription, EventLoopFuture<[RedisValue]>) in
             guard let connection = registry.connection, connection.isActive else {
                 throw RedisError(.unavailable, "subscriber is not connected")
             }
             let id = registry.nextID
             registry.nextID += 1
-            registry.watchers[channel, default: [:]][id] = continuation
+            registry.watchers[channel, default: [:]][id] = Watcher(deliver: deliver, stopped: stopped)
             // SUBSCRIBE for every watcher (Redis ignores repeats), so each one waits for its own confirmation.
-            return (id, connection.enqueue([["SUBSCRIBE", RedisArgument(channel)]], timeout: options.commandTimeout))
+            return (
+                Subscription(channel: channel, id: id), connection.enqueue([["SUBSCRIBE", RedisArgument(channel)]], timeout: options.commandTimeout)
+            )
         }
-        defer { leave(channel, id: id) }
-        _ = try await confirmation.get()
-        return try await body(stream)
+        do {
+            _ = try await confirmation.get()
+        } catch {
+            unsubscribe(subscription)
+            throw error
+        }
+        return subscription
     }
 
-    private func leave(_ channel: String, id: UInt64) {
+    /// Ends a subscription; the channel is unsubscribed when its last watcher leaves. Ending one twice is harmless.
+    public func unsubscribe(_ subscription: Subscription) {
+        let channel = subscription.channel
         registry.withLock { registry in
-            registry.watchers[channel]?[id]?.finish()
-            registry.watchers[channel]?[id] = nil
+            guard registry.watchers[channel]?.removeValue(forKey: subscription.id) != nil else { return }
             if registry.watchers[channel]?.isEmpty == true {
                 registry.watchers[channel] = nil
                 // Written under the lock, so it cannot overtake a later watcher's SUBSCRIBE.
@@ -80,7 +121,7 @@ public final class RedisSubscriber: Service, Sendable {
             case .bulkString(let payload) = elements[elements.count - 1]
         else { return }
         registry.withLock { registry in
-            for continuation in registry.watchers[channel, default: [:]].values { continuation.yield(.message(payload)) }
+            for watcher in registry.watchers[channel, default: [:]].values { watcher.deliver(.message(payload)) }
         }
     }
 
@@ -114,11 +155,13 @@ public final class RedisSubscriber: Service, Sendable {
                 try? await Task.sleep(for: delay)
             }
         }
-        registry.withLock { registry in
-            for watchers in registry.watchers.values { for continuation in watchers.values { continuation.finish() } }
+        let stopped = registry.withLock { registry in
+            let watchers = registry.watchers.values.flatMap(\.values)
             registry.watchers = [:]
             registry.connection = nil
+            return watchers
         }
+        for watcher in stopped { watcher.stopped() }
     }
 
     private func resubscribeAll(on connection: RedisConnection) async throws {
@@ -131,7 +174,7 @@ public final class RedisSubscriber: Service, Sendable {
         _ = try await confirmation?.get()
         guard !channels.isEmpty else { return }
         registry.withLock { registry in
-            for channel in channels { for continuation in registry.watchers[channel, default: [:]].values { continuation.yield(.resubscribed) } }
+            for channel in channels { for watcher in registry.watchers[channel, default: [:]].values { watcher.deliver(.resubscribed) } }
         }
     }
 
