@@ -182,11 +182,11 @@ struct HardenedEdgeTests {
         // The pump of a client that stops reading falls behind; the first output that finds the buffer full ends the
         // stream (the session then closes with 1013) instead of dropping events silently.
         let outputs = WebSocketSession.Outputs(limit: 3)
-        for _ in 0..<3 { outputs.yield(.heartbeat) }
+        for _ in 0..<3 { outputs.yield(.heartbeat("{}")) }
         #expect(!outputs.overflowed)
-        outputs.yield(.heartbeat)
+        outputs.yield(.heartbeat("{}"))
         #expect(outputs.overflowed)
-        outputs.yield(.heartbeat)
+        outputs.yield(.heartbeat("{}"))
         var held = 0
         for await _ in outputs.stream { held += 1 }
         #expect(held == 3)
