@@ -178,18 +178,59 @@ struct HardenedEdgeTests {
         }
     }
 
-    @Test func aSessionsOutputsThatOverflowEndAfterWhatTheyHeld() async {
-        // The pump of a client that stops reading falls behind; the first output that finds the buffer full ends the
-        // stream (the session then closes with 1013) instead of dropping events silently.
-        let outputs = WebSocketSession.Outputs(limit: 3)
-        for _ in 0..<3 { outputs.yield(.heartbeat("{}")) }
-        #expect(!outputs.overflowed)
-        outputs.yield(.heartbeat("{}"))
-        #expect(outputs.overflowed)
-        outputs.yield(.heartbeat("{}"))
-        var held = 0
-        for await _ in outputs.stream { held += 1 }
-        #expect(held == 3)
+    @Test func anOutboxDeliversInOrderOneAtATimeAndClosesOnOverflow() async throws {
+        let delivered = Mutex<[Int]>([])
+        let inFlight = Atomic<Int>(0)
+        let overlapped = Atomic<Bool>(false)
+        let overflows = Atomic<Int>(0)
+        let gate = Mutex<CheckedContinuation<Void, Never>?>(nil)
+        let blocked = Atomic<Bool>(false)
+        // Items put from many tasks at once arrive one at a time; those of one task in its order.
+        let roomy = Outbox<Int>(limit: 1000) { item in
+            if inFlight.add(1, ordering: .relaxed).newValue > 1 { overlapped.store(true, ordering: .relaxed) }
+            defer { inFlight.subtract(1, ordering: .relaxed) }
+            await Task.yield()
+            delivered.withLock { $0.append(item) }
+        } overflowed: {}
+        await withTaskGroup(of: Void.self) { group in
+            for producer in 0..<4 {
+                group.addTask { for item in 0..<50 { roomy.put(producer * 1000 + item) } }
+            }
+        }
+        try await waitUntil("every item to be delivered") { delivered.withLock { $0.count } == 200 && !roomy.isDraining }
+        let items = delivered.withLock { $0 }
+        for producer in 0..<4 {
+            #expect(items.filter { $0 / 1000 == producer } == (0..<50).map { producer * 1000 + $0 })
+        }
+        let overlappedAtAll = overlapped.load(ordering: .relaxed)
+        #expect(!overlappedAtAll, "deliver never runs concurrently with itself")
+
+        // A stuck delivery (a client that stops reading holds the socket's writes): three more fit, the fourth overflows; the rest is dropped and nothing more is delivered.
+        let stuck = Outbox<Int>(limit: 3) { item in
+            if item == 100 {
+                await withCheckedContinuation { continuation in
+                    gate.withLock { $0 = continuation }
+                    blocked.store(true, ordering: .relaxed)
+                }
+            }
+            delivered.withLock { $0.append(item) }
+        } overflowed: {
+            overflows.add(1, ordering: .relaxed)
+        }
+        delivered.withLock { $0 = [] }
+        stuck.put(100)
+        try await waitUntil("the first delivery to block") { blocked.load(ordering: .relaxed) }
+        for item in 1...3 { stuck.put(item) }
+        let overflowsBefore = overflows.load(ordering: .relaxed)
+        #expect(overflowsBefore == 0)
+        stuck.put(4)
+        stuck.put(5)
+        gate.withLock { $0?.resume(); $0 = nil }
+        try await waitUntil("the overflow to be reported") { overflows.load(ordering: .relaxed) == 1 && !stuck.isDraining }
+        #expect(delivered.withLock { $0 } == [100], "what was queued behind the stuck delivery was dropped")
+        stuck.put(6)
+        let drainingAfterClose = stuck.isDraining
+        #expect(!drainingAfterClose, "a closed outbox ignores new items")
     }
 
     @Test func theMessageBucketRefillsOnTheMonotonicClockAndForgivesWhenFull() {

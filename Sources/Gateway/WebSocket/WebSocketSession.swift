@@ -10,12 +10,12 @@ import Synchronization
 /// One client's WebSocket: greets, sends heartbeats, and handles `start_agent`, `stop_agent`, `subscribe_run` and
 /// `ping`.
 ///
-/// Two tasks per connection, whatever the number of runs it watches: the connection's own task reads the client's
-/// messages, and one pump sends everything else in order. Each watched run's channel messages (delivered by the
-/// process's one `RedisSubscriber` on its event loop) and the gateway-wide heartbeat timer's beats go into the
-/// session's one stream; the pump keeps a `Cursor` per run. A client that reads so slowly that
-/// `maxPendingOutputs` pile up is closed with 1013 (try again later): it reconnects and resumes from its last `seq`,
-/// so nothing is silently skipped.
+/// One task per connection, whatever the number of runs it watches: the connection's own task reads the client's
+/// messages. Everything else the session sends (each watched run's channel messages, delivered by the process's one
+/// `RedisSubscriber` on its event loop, and the beats of the gateway-wide heartbeat timer) goes through its `Outbox`,
+/// whose drain task exists only while there is something to send, with a `Cursor` per run. A client that reads so
+/// slowly that `maxPendingOutputs` pile up is closed with 1013 (try again later): it reconnects and resumes from its
+/// last `seq`, so nothing is silently skipped.
 ///
 /// Hardened edges: a message above `maxMessageSize` closes the connection with 1009 (message too big), and each
 /// connection's inbound messages pass a token bucket (`messageLimit`): over it a message is answered with `error` /
@@ -31,7 +31,7 @@ struct WebSocketSession: Sendable {
     let messageLimit: WebSocketMessageLimiter.Limit
     let logger: Logger
 
-    /// Messages waiting for the pump before the client counts as too slow.
+    /// Messages waiting in the outbox before the client counts as too slow.
     static let maxPendingOutputs = 16_384
 
     /// Largest message (and frame: the server's `maxFrameSize`) accepted from a client.
@@ -75,7 +75,7 @@ struct WebSocketSession: Sendable {
         }
     }
 
-    /// What the pump sends, in order.
+    /// What the session sends besides replies, in order.
     enum Output: Sendable {
         /// Start relaying `run` after `seq`: its subscription is confirmed.
         case watch(RunID, after: Int, RedisSubscriber.Subscription)
@@ -86,30 +86,13 @@ struct WebSocketSession: Sendable {
         case heartbeat(String)
     }
 
-    /// The session's stream of outputs; `overflowed` once a yield found it full (the stream is then finished).
-    final class Outputs: Sendable {
-        let stream: AsyncStream<Output>
-        private let continuation: AsyncStream<Output>.Continuation
-        private let full = Atomic<Bool>(false)
-
-        init(limit: Int) {
-            (stream, continuation) = AsyncStream<Output>.makeStream(bufferingPolicy: .bufferingOldest(limit))
-        }
-
-        var overflowed: Bool { full.load(ordering: .relaxed) }
-
-        func yield(_ output: Output) {
-            if case .dropped = continuation.yield(output) {
-                full.store(true, ordering: .relaxed)
-                continuation.finish()
-            }
-        }
-
-        func finish() { continuation.finish() }
+    /// Each relayed run's cursor and subscription. Only the outbox's drain task reads and writes them, one at a time.
+    final class Cursors: Sendable {
+        let entries = Mutex<[RunID: (cursor: EventRelay.Cursor, subscription: RedisSubscriber.Subscription)]>([:])
     }
 
     /// The runs this session watches and their subscriptions, shared by the reading task (which subscribes) and the
-    /// pump (which ends a run's subscription after `agent_completed`).
+    /// outbox (which ends a run's subscription after `agent_completed`).
     final class Watches: Sendable {
         let subscriber: RedisSubscriber
         private let subscriptions = Mutex<[RunID: RedisSubscriber.Subscription]>([:])
@@ -154,106 +137,94 @@ struct WebSocketSession: Sendable {
                 )
             )
         )
-        let outputs = Outputs(limit: Self.maxPendingOutputs)
         let watches = Watches(subscriber: relay.subscriber)
+        let cursors = Cursors()
+        let outbox = Outbox<Output>(limit: Self.maxPendingOutputs) { output in
+            try await deliver(output, cursors: cursors, watches: watches, send: send)
+        } overflowed: {
+            logger.info("Closing a WebSocket that fell too far behind", metadata: [LogKey.tenantID: "\(identity.tenantID)"])
+            try? await outbound.close(.unknown(1013), reason: "too far behind; reconnect and resubscribe")
+        }
         defer {
             watches.endAll()
-            outputs.finish()
+            outbox.close()
         }
-        try await sessions.withSession(outbound, heartbeat: { outputs.yield(.heartbeat($0)) }) {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    try await pump(outputs, watches: watches, send: send)
-                    if outputs.overflowed {
-                        logger.info("Closing a WebSocket that fell too far behind", metadata: [LogKey.tenantID: "\(identity.tenantID)"])
-                        try await outbound.close(.unknown(1013), reason: "too far behind; reconnect and resubscribe")
-                    }
+        try await sessions.withSession(outbound, heartbeat: { outbox.put(.heartbeat($0)) }) {
+            var limiter = WebSocketMessageLimiter(limit: messageLimit)
+            // Errors of the inbound stream (1009 among them) propagate: the library closes with their code.
+            let received = NetraMetric.counter(NetraMetric.webSocketMessages, [("direction", "in")])
+            for try await message in inbound.messages(maxSize: Self.maxMessageSize) {
+                received.increment()
+                switch limiter.admit() {
+                case .accept:
+                    break
+                case .reject:
+                    try await sendError("rate_limited", "too many messages; this one was dropped", send: send)
+                    continue
+                case .close:
+                    logger.info("Closing a WebSocket that kept exceeding its message rate", metadata: [LogKey.tenantID: "\(identity.tenantID)"])
+                    try await outbound.close(.policyViolation, reason: "message rate limit exceeded")
+                    return
                 }
-                var limiter = WebSocketMessageLimiter(limit: messageLimit)
-                // Errors of the inbound stream (1009 among them) propagate: the library closes with their code.
-                let received = NetraMetric.counter(NetraMetric.webSocketMessages, [("direction", "in")])
-                for try await message in inbound.messages(maxSize: Self.maxMessageSize) {
-                    received.increment()
-                    switch limiter.admit() {
-                    case .accept:
-                        break
-                    case .reject:
-                        try await sendError("rate_limited", "too many messages; this one was dropped", send: send)
-                        continue
-                    case .close:
-                        logger.info("Closing a WebSocket that kept exceeding its message rate", metadata: [LogKey.tenantID: "\(identity.tenantID)"])
-                        try await outbound.close(.policyViolation, reason: "message rate limit exceeded")
-                        group.cancelAll()
-                        return
-                    }
-                    guard case .text(let text) = message else {
-                        try await sendError("invalid_message", "messages must be JSON text frames", send: send)
-                        continue
-                    }
-                    // In a task of its own: see `shortLived`.
-                    await shortLived { await handle(text, outputs: outputs, watches: watches, send: send) }
-                }
-                group.cancelAll()
-            }
-        }
-    }
-
-    /// Sends heartbeats and the watched runs' events until the outputs end.
-    private func pump(_ outputs: Outputs, watches: Watches, send: @escaping @Sendable (String) async throws -> Void) async throws {
-        var cursors: [RunID: (cursor: EventRelay.Cursor, subscription: RedisSubscriber.Subscription)] = [:]
-        let tenant = identity.tenantID
-        for await output in outputs.stream {
-            let run: RunID
-            var cursor: EventRelay.Cursor
-            let subscription: RedisSubscriber.Subscription
-            var catchUp = false
-            switch output {
-            case .heartbeat(let message):
-                try await send(message)
-                continue
-            case .watch(let watched, let after, let new):
-                // Whatever arrived for the run before this was published earlier, so the catch-up below reads it.
-                (run, cursor, subscription, catchUp) = (watched, EventRelay.Cursor(after: after), new, true)
-            case .message(let watched, let payload):
-                guard let entry = cursors[watched] else { continue }
-                (run, cursor, subscription) = (watched, entry.cursor, entry.subscription)
-                switch cursor.accept(payload) {
-                case .send: try await send(String(buffer: payload))
-                case .skip: continue
-                case .catchUp: catchUp = true
-                }
-            case .resubscribed(let watched):
-                guard let entry = cursors[watched] else { continue }
-                (run, cursor, subscription, catchUp) = (watched, entry.cursor, entry.subscription, true)
-            }
-            if catchUp {
-                do {
-                    cursor = try await shortLived { [cursor] in
-                        var cursor = cursor
-                        try await relay.catchUp(run, tenant: tenant, cursor: &cursor, logger: logger, send: send)
-                        return cursor
-                    }
-                } catch let error where !(error is CancellationError) {
-                    // A failed query ends this run's relay (the client may resubscribe); a failed send ends the pump.
-                    logger.debug("Relay ended", metadata: [LogKey.runID: "\(run)", LogKey.error: "\(error)"])
-                    cursors[run] = nil
-                    watches.end(run, subscription)
-                    try await send(
-                        ServerMessage.json(type: .error, data: ServerMessage.data(["code": "relay_failed", "message": "event stream interrupted; resubscribe"]), runID: run)
-                    )
+                guard case .text(let text) = message else {
+                    try await sendError("invalid_message", "messages must be JSON text frames", send: send)
                     continue
                 }
-            }
-            if cursor.finished {
-                cursors[run] = nil
-                watches.end(run, subscription)
-            } else {
-                cursors[run] = (cursor, subscription)
+                // In a task of its own: see `shortLived`.
+                await shortLived { await handle(text, outbox: outbox, watches: watches, send: send) }
             }
         }
     }
 
-    private func handle(_ text: String, outputs: Outputs, watches: Watches, send: @escaping @Sendable (String) async throws -> Void) async {
+    /// Sends one output: a heartbeat as it is, a run's event after its cursor's checks, or the stored events a
+    /// cursor has not seen yet (a new watch, a gap, a reconnected subscriber). Runs in the outbox's drain task.
+    private func deliver(_ output: Output, cursors: Cursors, watches: Watches, send: @escaping @Sendable (String) async throws -> Void) async throws {
+        let run: RunID
+        var cursor: EventRelay.Cursor
+        let subscription: RedisSubscriber.Subscription
+        var catchUp = false
+        switch output {
+        case .heartbeat(let message):
+            try await send(message)
+            return
+        case .watch(let watched, let after, let new):
+            // Whatever arrived for the run before this was published earlier, so the catch-up below reads it.
+            (run, cursor, subscription, catchUp) = (watched, EventRelay.Cursor(after: after), new, true)
+        case .message(let watched, let payload):
+            guard let entry = cursors.entries.withLock({ $0[watched] }) else { return }
+            (run, cursor, subscription) = (watched, entry.cursor, entry.subscription)
+            switch cursor.accept(payload) {
+            case .send: try await send(String(buffer: payload))
+            case .skip: return
+            case .catchUp: catchUp = true
+            }
+        case .resubscribed(let watched):
+            guard let entry = cursors.entries.withLock({ $0[watched] }) else { return }
+            (run, cursor, subscription, catchUp) = (watched, entry.cursor, entry.subscription, true)
+        }
+        if catchUp {
+            do {
+                try await relay.catchUp(run, tenant: identity.tenantID, cursor: &cursor, logger: logger, send: send)
+            } catch {
+                // A failed query ends this run's relay (the client may resubscribe); a failed send closes the outbox.
+                logger.debug("Relay ended", metadata: [LogKey.runID: "\(run)", LogKey.error: "\(error)"])
+                cursors.entries.withLock { $0[run] = nil }
+                watches.end(run, subscription)
+                try await send(
+                    ServerMessage.json(type: .error, data: ServerMessage.data(["code": "relay_failed", "message": "event stream interrupted; resubscribe"]), runID: run)
+                )
+                return
+            }
+        }
+        if cursor.finished {
+            cursors.entries.withLock { $0[run] = nil }
+            watches.end(run, subscription)
+        } else {
+            cursors.entries.withLock { $0[run] = (cursor, subscription) }
+        }
+    }
+
+    private func handle(_ text: String, outbox: Outbox<Output>, watches: Watches, send: @escaping @Sendable (String) async throws -> Void) async {
         do {
             let data = Data(text.utf8)
             let action: Action
@@ -266,7 +237,7 @@ struct WebSocketSession: Sendable {
             switch action.action {
             case "start_agent":
                 let request = try JSONDecoder().decode(Payload<RunSubmitter.Request>.self, from: data).data
-                try await startAgent(request, outputs: outputs, watches: watches, send: send)
+                try await startAgent(request, outbox: outbox, watches: watches, send: send)
             case "subscribe_run":
                 let request = try JSONDecoder().decode(Payload<SubscribeRun>.self, from: data).data
                 guard try await runs.run(request.runID, tenant: identity.tenantID, logger: logger) != nil else {
@@ -274,7 +245,7 @@ struct WebSocketSession: Sendable {
                     return
                 }
                 do {
-                    try await watch(request.runID, after: request.lastSeq ?? 0, outputs: outputs, watches: watches)
+                    try await watch(request.runID, after: request.lastSeq ?? 0, outbox: outbox, watches: watches)
                 } catch {
                     logger.debug("Subscribing to a run failed", metadata: [LogKey.runID: "\(request.runID)", LogKey.error: "\(error)"])
                     try await send(
@@ -307,13 +278,13 @@ struct WebSocketSession: Sendable {
     /// Creates the run, subscribes to its channel, and only then enqueues it, so no event can be missed.
     private func startAgent(
         _ request: RunSubmitter.Request,
-        outputs: Outputs,
+        outbox: Outbox<Output>,
         watches: Watches,
         send: @escaping @Sendable (String) async throws -> Void
     ) async throws {
         let (run, _, blocked) = try await submitter.create(request, identity: identity, idempotencyKey: nil, logger: logger)
         do {
-            try await watch(run.id, after: 0, outputs: outputs, watches: watches)
+            try await watch(run.id, after: 0, outbox: outbox, watches: watches)
         } catch {
             try? await submitter.runs.abandon(run.id, tenant: run.tenantID, reason: "enqueue_failed", logger: logger)
             throw NetraError.unavailable
@@ -341,32 +312,25 @@ struct WebSocketSession: Sendable {
         }
     }
 
-    /// Subscribes to the run's channel, then hands it to the pump, which replays the stored events after `lastSeq`
+    /// Subscribes to the run's channel, then hands it to the outbox, which replays the stored events after `lastSeq`
     /// and relays the live ones.
-    private func watch(_ run: RunID, after lastSeq: Int, outputs: Outputs, watches: Watches) async throws {
+    private func watch(_ run: RunID, after lastSeq: Int, outbox: Outbox<Output>, watches: Watches) async throws {
         let subscription = try await relay.subscriber.subscribe(to: relay.keys.runEvents(run)) { message in
             switch message {
-            case .message(let payload): outputs.yield(.message(run, payload))
-            case .resubscribed: outputs.yield(.resubscribed(run))
+            case .message(let payload): outbox.put(.message(run, payload))
+            case .resubscribed: outbox.put(.resubscribed(run))
             }
         }
         watches.add(run, subscription)
-        outputs.yield(.watch(run, after: lastSeq, subscription))
+        outbox.put(.watch(run, after: lastSeq, subscription))
     }
 
     /// Runs `body` in a child task that ends with it.
     ///
     /// A task keeps the memory its async frames ever needed (its allocator's slabs) until it ends, so one database
     /// query in a connection's long-lived task would cost every idle connection that query's deepest frames for as
-    /// long as it stays open (`heaptrack` on the websocket benchmark: about 14 kB per connection from handling
-    /// `subscribe_run` and the first catch-up). A child task gives them back when the work is done.
-    private func shortLived<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
-        try await withThrowingTaskGroup(of: T.self) { group in
-            group.addTask { try await body() }
-            return try await group.next()!
-        }
-    }
-
+    /// long as it stays open (`heaptrack` on the websocket benchmark: about 7 kB per connection from handling
+    /// `subscribe_run`). A child task gives them back when the work is done.
     private func shortLived(_ body: @escaping @Sendable () async -> Void) async {
         await withTaskGroup(of: Void.self) { group in group.addTask { await body() } }
     }
