@@ -154,14 +154,13 @@ func buildRouter(_ dependencies: GatewayDependencies) -> Router<GatewayContext> 
         .addRoutes(users: protected.group("users"), keys: protected.group("keys"))
     GenerationController(submitter: dependencies.submitter, runs: dependencies.runs).addRoutes(to: protected.group("generation"))
 
-    let session = dependencies
+    let webSockets = WebSocketSession.Common(
+        submitter: dependencies.submitter, relay: dependencies.relay, runs: dependencies.runs, control: dependencies.control,
+        sessions: dependencies.sessions, messageLimit: dependencies.config.webSocketMessages
+    )
     router.group("ws").add(middleware: AuthMiddleware(tokens: dependencies.tokens, apiKeys: dependencies.apiKeys, access: dependencies.access, allowQueryToken: true)).ws("") { inbound, outbound, context in
         guard let identity = context.requestContext.identity else { return }
-        let webSocket = WebSocketSession(
-            identity: identity, submitter: session.submitter, relay: session.relay, runs: session.runs, control: session.control,
-            sessions: session.sessions, messageLimit: session.config.webSocketMessages, logger: context.logger
-        )
-        try await webSocket.run(inbound: inbound, outbound: outbound)
+        try await WebSocketSession(common: webSockets, identity: identity, logger: context.logger).run(inbound: inbound, outbound: outbound)
     }
     return router
 }

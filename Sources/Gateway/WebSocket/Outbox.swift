@@ -15,7 +15,8 @@ import Synchronization
 /// from its last `seq`, so nothing is silently skipped). A `deliver` that throws closes it as well.
 final class Outbox<Item: Sendable>: Sendable {
     private struct State {
-        var items = CircularBuffer<Item>()
+        // Small to start with: most sessions hold one or two items at a time, and every connection has an outbox.
+        var items = CircularBuffer<Item>(initialCapacity: 2)
         var draining = false
         var closed = false
         var overflowed = false

@@ -21,15 +21,41 @@ import Synchronization
 /// connection's inbound messages pass a token bucket (`messageLimit`): over it a message is answered with `error` /
 /// `rate_limited` and dropped, and a client that keeps flooding is closed with 1008 (policy violation).
 struct WebSocketSession: Sendable {
+    /// What every session of the gateway shares: one instance, so that a connection holds a reference to it rather
+    /// than its own copies of the stores and configuration (a copy in a long-lived task's frames is memory every
+    /// open connection pays for).
+    final class Common: Sendable {
+        let submitter: RunSubmitter
+        let relay: EventRelay
+        let runs: RunStore
+        let control: RunControl
+        let sessions: WebSocketSessions
+        /// Inbound messages allowed per second and at once.
+        let messageLimit: WebSocketMessageLimiter.Limit
+
+        init(
+            submitter: RunSubmitter, relay: EventRelay, runs: RunStore, control: RunControl, sessions: WebSocketSessions,
+            messageLimit: WebSocketMessageLimiter.Limit
+        ) {
+            self.submitter = submitter
+            self.relay = relay
+            self.runs = runs
+            self.control = control
+            self.sessions = sessions
+            self.messageLimit = messageLimit
+        }
+    }
+
+    let common: Common
     let identity: Identity
-    let submitter: RunSubmitter
-    let relay: EventRelay
-    let runs: RunStore
-    let control: RunControl
-    let sessions: WebSocketSessions
-    /// Inbound messages allowed per second and at once.
-    let messageLimit: WebSocketMessageLimiter.Limit
     let logger: Logger
+
+    private var submitter: RunSubmitter { common.submitter }
+    private var relay: EventRelay { common.relay }
+    private var runs: RunStore { common.runs }
+    private var control: RunControl { common.control }
+    private var sessions: WebSocketSessions { common.sessions }
+    private var messageLimit: WebSocketMessageLimiter.Limit { common.messageLimit }
 
     /// Messages waiting in the outbox before the client counts as too slow.
     static let maxPendingOutputs = 16_384
@@ -86,39 +112,60 @@ struct WebSocketSession: Sendable {
         case heartbeat(String)
     }
 
-    /// Each relayed run's cursor and subscription. Only the outbox's drain task reads and writes them, one at a time.
-    final class Cursors: Sendable {
-        let entries = Mutex<[RunID: (cursor: EventRelay.Cursor, subscription: RedisSubscriber.Subscription)]>([:])
-    }
-
-    /// The runs this session watches and their subscriptions, shared by the reading task (which subscribes) and the
-    /// outbox (which ends a run's subscription after `agent_completed`).
+    /// The runs this session watches: each one's subscription (made by the reading task) and, once the outbox has
+    /// caught it up, its cursor (read and written only by the outbox's drain task, one output at a time).
     final class Watches: Sendable {
+        private struct Watch {
+            var subscription: RedisSubscriber.Subscription
+            var cursor: EventRelay.Cursor?
+        }
+
         let subscriber: RedisSubscriber
-        private let subscriptions = Mutex<[RunID: RedisSubscriber.Subscription]>([:])
+        private let watches = Mutex<[RunID: Watch]>([:])
 
         init(subscriber: RedisSubscriber) { self.subscriber = subscriber }
 
         /// Records `run`'s subscription; one the run had already is ended (a second `subscribe_run` replaces it).
         func add(_ run: RunID, _ subscription: RedisSubscriber.Subscription) {
-            let replaced = subscriptions.withLock { $0.updateValue(subscription, forKey: run) }
-            if let replaced { subscriber.unsubscribe(replaced) }
+            let replaced = watches.withLock { $0.updateValue(Watch(subscription: subscription), forKey: run) }
+            if let replaced { subscriber.unsubscribe(replaced.subscription) }
+        }
+
+        /// The run's cursor and subscription, once it has a cursor.
+        func cursor(_ run: RunID) -> (EventRelay.Cursor, RedisSubscriber.Subscription)? {
+            watches.withLock { watches in
+                guard let watch = watches[run], let cursor = watch.cursor else { return nil }
+                return (cursor, watch.subscription)
+            }
+        }
+
+        /// Stores the run's cursor, unless a newer subscription replaced this one (its own output follows).
+        func update(_ run: RunID, _ subscription: RedisSubscriber.Subscription, cursor: EventRelay.Cursor) {
+            watches.withLock { watches in
+                guard watches[run]?.subscription == subscription else { return }
+                watches[run]?.cursor = cursor
+            }
+        }
+
+        /// `true` while `subscription` is the run's current one.
+        func isCurrent(_ run: RunID, _ subscription: RedisSubscriber.Subscription) -> Bool {
+            watches.withLock { $0[run]?.subscription == subscription }
         }
 
         /// Ends `run`'s subscription unless a newer one replaced it.
         func end(_ run: RunID, _ subscription: RedisSubscriber.Subscription) {
-            let current = subscriptions.withLock { subscriptions -> Bool in
-                guard subscriptions[run] == subscription else { return false }
-                subscriptions[run] = nil
+            let current = watches.withLock { watches -> Bool in
+                guard watches[run]?.subscription == subscription else { return false }
+                watches[run] = nil
                 return true
             }
             if current { subscriber.unsubscribe(subscription) }
         }
 
         func endAll() {
-            let all = subscriptions.withLock { subscriptions in
-                defer { subscriptions = [:] }
-                return Array(subscriptions.values)
+            let all = watches.withLock { watches in
+                defer { watches = [:] }
+                return watches.values.map(\.subscription)
             }
             for subscription in all { subscriber.unsubscribe(subscription) }
         }
@@ -138,9 +185,8 @@ struct WebSocketSession: Sendable {
             )
         )
         let watches = Watches(subscriber: relay.subscriber)
-        let cursors = Cursors()
         let outbox = Outbox<Output>(limit: Self.maxPendingOutputs) { output in
-            try await deliver(output, cursors: cursors, watches: watches, send: send)
+            try await deliver(output, watches: watches, send: send)
         } overflowed: {
             logger.info("Closing a WebSocket that fell too far behind", metadata: [LogKey.tenantID: "\(identity.tenantID)"])
             try? await outbound.close(.unknown(1013), reason: "too far behind; reconnect and resubscribe")
@@ -178,7 +224,7 @@ struct WebSocketSession: Sendable {
 
     /// Sends one output: a heartbeat as it is, a run's event after its cursor's checks, or the stored events a
     /// cursor has not seen yet (a new watch, a gap, a reconnected subscriber). Runs in the outbox's drain task.
-    private func deliver(_ output: Output, cursors: Cursors, watches: Watches, send: @escaping @Sendable (String) async throws -> Void) async throws {
+    private func deliver(_ output: Output, watches: Watches, send: @escaping @Sendable (String) async throws -> Void) async throws {
         let run: RunID
         var cursor: EventRelay.Cursor
         let subscription: RedisSubscriber.Subscription
@@ -188,19 +234,21 @@ struct WebSocketSession: Sendable {
             try await send(message)
             return
         case .watch(let watched, let after, let new):
-            // Whatever arrived for the run before this was published earlier, so the catch-up below reads it.
+            // Whatever arrived for the run before this was published earlier, so the catch-up below reads it. A watch
+            // replaced by a newer `subscribe_run` meanwhile is left to that one's output.
+            guard watches.isCurrent(watched, new) else { return }
             (run, cursor, subscription, catchUp) = (watched, EventRelay.Cursor(after: after), new, true)
         case .message(let watched, let payload):
-            guard let entry = cursors.entries.withLock({ $0[watched] }) else { return }
-            (run, cursor, subscription) = (watched, entry.cursor, entry.subscription)
+            guard let (current, currentSubscription) = watches.cursor(watched) else { return }
+            (run, cursor, subscription) = (watched, current, currentSubscription)
             switch cursor.accept(payload) {
             case .send: try await send(String(buffer: payload))
             case .skip: return
             case .catchUp: catchUp = true
             }
         case .resubscribed(let watched):
-            guard let entry = cursors.entries.withLock({ $0[watched] }) else { return }
-            (run, cursor, subscription, catchUp) = (watched, entry.cursor, entry.subscription, true)
+            guard let (current, currentSubscription) = watches.cursor(watched) else { return }
+            (run, cursor, subscription, catchUp) = (watched, current, currentSubscription, true)
         }
         if catchUp {
             do {
@@ -208,7 +256,6 @@ struct WebSocketSession: Sendable {
             } catch {
                 // A failed query ends this run's relay (the client may resubscribe); a failed send closes the outbox.
                 logger.debug("Relay ended", metadata: [LogKey.runID: "\(run)", LogKey.error: "\(error)"])
-                cursors.entries.withLock { $0[run] = nil }
                 watches.end(run, subscription)
                 try await send(
                     ServerMessage.json(type: .error, data: ServerMessage.data(["code": "relay_failed", "message": "event stream interrupted; resubscribe"]), runID: run)
@@ -217,10 +264,9 @@ struct WebSocketSession: Sendable {
             }
         }
         if cursor.finished {
-            cursors.entries.withLock { $0[run] = nil }
             watches.end(run, subscription)
         } else {
-            cursors.entries.withLock { $0[run] = (cursor, subscription) }
+            watches.update(run, subscription, cursor: cursor)
         }
     }
 
