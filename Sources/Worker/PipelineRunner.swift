@@ -5,7 +5,8 @@ import Shared
 import Synchronization
 
 /// Executes one delivered run: claims it, runs its remaining stages under a renewed lease, and commits every step
-/// (checkpoint, state and events in one fenced transaction) before publishing that step's events.
+/// (checkpoint, state and events in one fenced transaction) before publishing that step's events. Steps commit behind
+/// the execution (see `StepWriter`); the run's final state is committed before it is acknowledged.
 struct PipelineRunner: Sendable {
     /// What to do with the stream entry afterwards.
     enum Disposition: Equatable {
@@ -50,12 +51,17 @@ struct PipelineRunner: Sendable {
             logger.debug("Claimed run")
             NetraMetric.counter(NetraMetric.runsStarted, [("pipeline", run.pipeline)]).increment()
             let runLogger = logger
+            let commits = batching.commits
+            let stepTimeout = stepTimeout
+            let writer = StepWriter { write in try await withTimeout(stepTimeout) { try await commits.submit(write) } }
             let ended: Bool
             do {
                 ended = try await withLease(on: run, entry: entry, logger: runLogger) {
-                    try await execute(run, logger: runLogger)
+                    try await execute(run, writer: writer, logger: runLogger)
                 }
             } catch is CancelRequested {
+                // Nothing of the writer may land after the cancellation's events (their seq follows the stored ones).
+                await writer.waitUntilIdle()
                 let last = try await store.lastSeq(of: run.id, logger: logger)
                 let completed = RunEvent(
                     runID: run.id, threadID: run.threadID, seq: last + 1, type: .agentCompleted, agentName: nil,
@@ -69,12 +75,15 @@ struct PipelineRunner: Sendable {
                 ended = true
             } catch is CancellationError {
                 // Shutting down before the run finished: give the lease back so another worker resumes it at once.
+                await writer.waitUntilIdle()
                 await release(run, logger: logger)
                 logger.info("Run interrupted by shutdown; released for another worker")
                 return .leavePending
             } catch let error as LeaseLost {
+                await writer.waitUntilIdle()
                 throw error
             } catch {
+                await writer.waitUntilIdle()
                 await release(run, logger: logger)
                 throw error
             }
@@ -150,7 +159,7 @@ struct PipelineRunner: Sendable {
 
 
     /// - Returns: `true` when the run ended (its final state is committed), `false` when a retry is scheduled.
-    private func execute(_ run: ClaimedRun, logger: Logger) async throws -> Bool {
+    private func execute(_ run: ClaimedRun, writer: StepWriter, logger: Logger) async throws -> Bool {
         let events = EventSequencer(run: run)
         let input: RunInput
         let pipeline: [any AgentStage]
@@ -161,15 +170,15 @@ struct PipelineRunner: Sendable {
             }
             pipeline = stages
         } catch {
-            try await fail(run, events: events, code: "invalid_run", message: "\(error)", logger: logger)
+            try await fail(run, events: events, writer: writer, code: "invalid_run", message: "\(error)", logger: logger)
             return true
         }
 
         let names = pipeline.map(\.name)
-        // Each step's write is committed together with the next one: `agent_started` with the first stage's start,
-        // a stage's completion and checkpoint with the next stage's start, the last completion with the final state.
-        // One transaction per step instead of two; a crash in between only re-runs a stage whose checkpoint was
-        // not yet committed.
+        // Each step's write goes with the next one: `agent_started` with the first stage's start, a stage's completion
+        // and checkpoint with the next stage's start, the last completion with the final state. The writer merges
+        // more while a commit is in flight; a crash in between only re-runs a stage whose checkpoint was not yet
+        // committed.
         var carried = [events.next(.agentStarted, agent: nil, data: AgentStarted(pipeline: run.pipeline, stages: names, attempt: run.attempt))]
         var carriedCheckpoint: StageRecord?
         var outputs = Dictionary(run.finishedStages.map { (names[safe: $0.index] ?? $0.name, $0.output) }, uniquingKeysWith: { $1 })
@@ -178,12 +187,11 @@ struct PipelineRunner: Sendable {
             let stageLogger = logger.with(LogKey.stage, "\(stage.name)")
             let started = SubAgentUpdate(stageIndex: index, stageCount: pipeline.count, status: "started")
             carried.append(events.next(.subAgentUpdate, agent: stage.name, data: started))
-            try await commit(
+            try writer.append(
                 RunWrite(
                     runID: run.id, tenantID: run.tenantID, attempt: run.attempt, events: carried, currentStage: stage.name,
                     checkpoint: carriedCheckpoint
-                ),
-                logger: stageLogger
+                )
             )
             carried = []
             carriedCheckpoint = nil
@@ -191,12 +199,11 @@ struct PipelineRunner: Sendable {
             let result: StageResult
             do {
                 let emitter = StageEmitter(agent: stage.name) { type, data in
-                    try await commit(
+                    try writer.append(
                         RunWrite(
                             runID: run.id, tenantID: run.tenantID, attempt: run.attempt,
                             events: [events.next(type, agent: stage.name, rawData: data)]
-                        ),
-                        logger: stageLogger
+                        )
                     )
                 }
                 result = try await stage.run(StageInput(run: run, input: input, outputs: outputs, index: index, emitter: emitter))
@@ -210,12 +217,12 @@ struct PipelineRunner: Sendable {
                 let retryable = (error as? StageFailure)?.isRetryable ?? true
                 let maxRetries = PipelineKind(rawValue: run.pipeline)?.maxRetries ?? 0
                 if retryable && run.retries < maxRetries {
-                    try await scheduleRetry(run, events: events, stage: stage.name, error: "\(error)", logger: stageLogger)
+                    try await scheduleRetry(run, events: events, writer: writer, stage: stage.name, error: "\(error)", logger: stageLogger)
                     return false
                 } else {
                     stageLogger.warning("Stage failed", metadata: [LogKey.error: "\(error)"])
                     let suffix = retryable ? " (after \(run.retries) retries)" : ""
-                    try await fail(run, events: events, code: "stage_failed", message: "\(stage.name): \(error)\(suffix)", logger: stageLogger)
+                    try await fail(run, events: events, writer: writer, code: "stage_failed", message: "\(stage.name): \(error)\(suffix)", logger: stageLogger)
                     return true
                 }
             }
@@ -233,12 +240,11 @@ struct PipelineRunner: Sendable {
 
         let result = names.last.flatMap { outputs[$0] } ?? "null"
         carried.append(events.next(.agentCompleted, agent: nil, rawData: #"{"status":"succeeded","result":"# + result + "}"))
-        try await commit(
+        try await writer.finish(
             RunWrite(
                 runID: run.id, tenantID: run.tenantID, attempt: run.attempt, events: carried, checkpoint: carriedCheckpoint,
                 outcome: .succeeded(result: result)
-            ),
-            logger: logger
+            )
         )
         logger.debug("Run succeeded")
         NetraMetric.counter(NetraMetric.runsFinished, [("pipeline", run.pipeline), ("status", "succeeded")]).increment()
@@ -247,20 +253,21 @@ struct PipelineRunner: Sendable {
 
     /// Puts the run back in the queue after a backoff: committed as `queued` with `not_before`, then scheduled in the
     /// delayed set. Should the worker die in between, the reconciler enqueues it once it is due.
-    private func scheduleRetry(_ run: ClaimedRun, events: EventSequencer, stage: String, error: String, logger: Logger) async throws {
+    private func scheduleRetry(
+        _ run: ClaimedRun, events: EventSequencer, writer: StepWriter, stage: String, error: String, logger: Logger
+    ) async throws {
         let ceiling = min(retryBaseDelay * (1 << min(run.retries, 20)), maxRetryDelay)
         let delay = Duration.milliseconds(Int64.random(in: 0...max(ceiling.wholeMilliseconds, 1)))
         let due = Date().addingTimeInterval(Double(delay.wholeMilliseconds) / 1000)
         let notice = RetryNotice(stage: stage, retry: run.retries + 1, maxRetries: PipelineKind(rawValue: run.pipeline)?.maxRetries ?? 0,
                                  delayMilliseconds: delay.wholeMilliseconds, error: error)
         let errorJSON = ServerMessage.data(ErrorData(code: "stage_failed", message: "\(stage): \(error)"))
-        try await commit(
+        try await writer.finish(
             RunWrite(
                 runID: run.id, tenantID: run.tenantID, attempt: run.attempt,
                 events: [events.next(.agentLog, agent: stage, data: notice)],
                 outcome: .retry(notBefore: due, error: errorJSON)
-            ),
-            logger: logger
+            )
         )
         do {
             // The run keeps its tenant slot while it waits: the retry enters the recovery stream, not the backlog.
@@ -272,9 +279,9 @@ struct PipelineRunner: Sendable {
     }
 
     /// Ends the run as failed, with an `error` event and the closing `agent_completed`.
-    private func fail(_ run: ClaimedRun, events: EventSequencer, code: String, message: String, logger: Logger) async throws {
+    private func fail(_ run: ClaimedRun, events: EventSequencer, writer: StepWriter, code: String, message: String, logger: Logger) async throws {
         let error = ServerMessage.data(ErrorData(code: code, message: message))
-        try await commit(
+        try await writer.finish(
             RunWrite(
                 runID: run.id, tenantID: run.tenantID, attempt: run.attempt,
                 events: [
@@ -282,19 +289,9 @@ struct PipelineRunner: Sendable {
                     events.next(.agentCompleted, agent: nil, rawData: #"{"status":"failed","error":"# + error + "}"),
                 ],
                 outcome: .failed(error: error)
-            ),
-            logger: logger
+            )
         )
         NetraMetric.counter(NetraMetric.runsFinished, [("pipeline", run.pipeline), ("status", "failed")]).increment()
-    }
-
-    /// Commits a step (batched with other runs' steps), which also publishes its events.
-    ///
-    /// - Throws: `CancelRequested` after committing, when a client asked to cancel the run.
-    private func commit(_ write: RunWrite, logger: Logger) async throws {
-        let commits = batching.commits
-        let cancelRequested = try await withTimeout(stepTimeout) { try await commits.submit(write) }
-        if cancelRequested && write.outcome == nil { throw CancelRequested() }
     }
 }
 

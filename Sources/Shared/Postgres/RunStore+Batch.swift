@@ -83,7 +83,7 @@ extension RunStore {
             case .retry(let due, let error): kinds.append("retry"); payloads.append(error); notBefore.append(due)
             }
         }
-        let checkpoints = writes.compactMap { write in write.checkpoint.map { (write, $0) } }
+        let checkpoints = writes.flatMap { write in write.checkpoints.map { (write, $0) } }
         let events = writes.flatMap { write in write.events.map { (write.tenantID, $0) } }
         let rows = try await client.query(
             """

@@ -69,7 +69,8 @@ public struct RunWrite: Sendable {
     public var attempt: Int
     public var events: [RunEvent]
     public var currentStage: String?
-    public var checkpoint: StageRecord?
+    /// Stages finished by this write, in order.
+    public var checkpoints: [StageRecord]
     public var outcome: Outcome?
 
     public init(
@@ -81,8 +82,18 @@ public struct RunWrite: Sendable {
         self.attempt = attempt
         self.events = events
         self.currentStage = currentStage
-        self.checkpoint = checkpoint
+        self.checkpoints = checkpoint.map { [$0] } ?? []
         self.outcome = outcome
+    }
+
+    /// Adds the next write of the same run and attempt, so that both commit as one: events and checkpoints in
+    /// order, the later current stage, the later outcome.
+    public mutating func merge(_ next: RunWrite) {
+        precondition(next.runID == runID && next.attempt == attempt, "merging writes of one run and attempt only")
+        events += next.events
+        checkpoints += next.checkpoints
+        currentStage = next.currentStage ?? currentStage
+        outcome = next.outcome ?? outcome
     }
 }
 
