@@ -27,10 +27,20 @@ struct Reaper: Sendable {
     }
 
     /// Examines every idle entry once.
+    ///
+    /// A stream whose consumer group does not exist yet (the scheduler started before any gateway or worker created
+    /// it, or Redis lost it) has nothing pending: the group is created and the other streams are still swept, so one
+    /// missing group cannot stop the recovery of every run.
     @discardableResult
     func sweep(logger: Logger) async throws -> Report {
         var report = Report()
-        for stream in keys.workStreams { try await sweep(stream, report: &report, logger: logger) }
+        for stream in keys.workStreams {
+            do {
+                try await sweep(stream, report: &report, logger: logger)
+            } catch let error as RedisError where error.kind == .server && error.message.hasPrefix("NOGROUP") {
+                try await redis.createGroup(keys.workerGroup, on: stream)
+            }
+        }
         return report
     }
 
