@@ -96,9 +96,14 @@ func buildGateway(
 
 /// HTTP/1.1 with the WebSocket upgrade; inside TLS (HTTPS and WSS on the same port) when the gateway has a certificate.
 func buildServer(_ config: GatewayConfiguration, router: Router<GatewayContext>) throws -> HTTPServerBuilder {
+    // No RFC 6455 pings: sessions send heartbeats, and the kernel closes connections to vanished peers (see
+    // `DeadPeerDetection`), which costs no task per connection.
     let http: HTTPServerBuilder = .http1WebSocketUpgrade(
         webSocketRouter: router,
-        configuration: .init(ws: .init(maxFrameSize: WebSocketSession.maxMessageSize))
+        configuration: .init(
+            http1: .init(additionalChannelHandlers: [DeadPeerDetection()]),
+            ws: .init(maxFrameSize: WebSocketSession.maxMessageSize, autoPing: .disabled)
+        )
     )
     guard let tls = config.tls else { return http }
     return try .tls(http, tlsConfiguration: tls)

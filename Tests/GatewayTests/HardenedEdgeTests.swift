@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -176,6 +179,34 @@ struct HardenedEdgeTests {
             #expect(replies.withLock { $0 } == expected)
             #expect(close?.closeCode == .policyViolation)
         }
+    }
+
+    @Test func acceptedSocketsGetTheDeadPeerTimeouts() async throws {
+        // The options the kernel needs to close a connection to a peer that vanished without a FIN, read back from
+        // a real accepted socket.
+        let group = MultiThreadedEventLoopGroup.singleton
+        let read = group.next().makePromise(of: [SocketOptionValue].self)
+        let settings = DeadPeerDetection.Settings(userTimeout: .seconds(42), keepAliveIdle: .seconds(7), keepAliveInterval: .seconds(3), keepAliveProbes: 5)
+        let server = try await ServerBootstrap(group: group)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(DeadPeerDetection(settings))
+                    let options = try #require(channel.syncOptions)
+                    read.succeed([
+                        try options.getOption(DeadPeerDetection.tcp(TCP_USER_TIMEOUT)),
+                        try options.getOption(DeadPeerDetection.tcp(TCP_KEEPIDLE)),
+                        try options.getOption(DeadPeerDetection.tcp(TCP_KEEPINTVL)),
+                        try options.getOption(DeadPeerDetection.tcp(TCP_KEEPCNT)),
+                        try options.getOption(ChannelOptions.socketOption(.so_keepalive)),
+                    ])
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        let client = try await ClientBootstrap(group: group).connect(to: try #require(server.localAddress)).get()
+        let values = try await read.futureResult.get()
+        #expect(values == [42_000, 7, 3, 5, 1])
+        try await client.close()
+        try await server.close()
     }
 
     @Test func anOutboxDeliversInOrderOneAtATimeAndClosesOnOverflow() async throws {
