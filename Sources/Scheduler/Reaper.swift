@@ -138,14 +138,14 @@ struct Reconciler: Sendable {
         var total = released.count
         while true {
             // A run waiting in its tenant's backlog stays there; one holding a slot gets a fresh stream entry.
-            let entries = try await store.takeStaleQueued(olderThan: age, limit: 500, logger: logger)
+            let entries = try await store.takeStale(.queued, olderThan: age, limit: 500, logger: logger)
             guard !entries.isEmpty else { break }
             try await queue.enqueue(entries, mode: .reconcile)
             logger.info("Re-enqueued queued runs missing from the stream", metadata: ["count": "\(entries.count)"])
             total += entries.count
         }
         while true {
-            let entries = try await store.takeAbandonedRunning(olderThan: age, limit: 500, logger: logger)
+            let entries = try await store.takeStale(.abandonedRunning, olderThan: age, limit: 500, logger: logger)
             guard !entries.isEmpty else { return total }
             try await queue.enqueue(entries, mode: .reconcile)
             logger.warning("Re-enqueued running runs whose lease ran out with no stream entry", metadata: ["count": "\(entries.count)"])

@@ -176,20 +176,29 @@ struct RecoveryTests {
         }
     }
 
+    /// A tenant's token and a queued `bench` run inserted straight into PostgreSQL: Redis never heard of it.
+    func insertBehindRedisBack(_ stack: TestStack, stages: Int) async throws -> (token: String, run: RunRecord) {
+        let token = try await stack.tenantToken()
+        let me = try stack.json(try await stack.request(.get, "/api/auth/me", token: token))
+        let tenant = try #require(me["tenant_id"]?.stringValue.flatMap(TenantID.init))
+        let run = try await RunStore(client: stack.db).create(
+            NewRun(
+                tenantID: tenant, threadID: nil, userID: nil, pipeline: "bench", input: #"{"message":"m","parameters":{"stages":\#(stages)}}"#,
+                stageCount: stages, message: nil
+            ),
+            logger: stack.logger
+        )
+        return (token, run)
+    }
+
     @Test func theReconcilerEnqueuesRunsRedisNeverGot() async throws {
         var options = Self.fastRecovery
         options.workers = 1
         options.reconcileAfter = .milliseconds(500)
         options.reconcileInterval = .milliseconds(100)
         try await TestStack.run(options) { stack in
-            let token = try await stack.tenantToken()
-            let me = try stack.json(try await stack.request(.get, "/api/auth/me", token: token))
-            let tenant = try #require(me["tenant_id"]?.stringValue.flatMap(TenantID.init))
             // As if the gateway died between its insert and its XADD.
-            let run = try await RunStore(client: stack.db).create(
-                NewRun(tenantID: tenant, threadID: nil, userID: nil, pipeline: "bench", input: #"{"message":"lost","parameters":{"stages":1}}"#, stageCount: 1, message: nil),
-                logger: stack.logger
-            )
+            let (token, run) = try await insertBehindRedisBack(stack, stages: 1)
             let status = try await stack.waitForFinalStatus(run.id.description, token: token)
             #expect(status["status"]?.stringValue == "succeeded")
             #expect(status["attempt"]?.intValue == 1)
@@ -202,13 +211,7 @@ struct RecoveryTests {
         options.reconcileAfter = .milliseconds(500)
         options.reconcileInterval = .milliseconds(100)
         try await TestStack.run(options) { stack in
-            let token = try await stack.tenantToken()
-            let me = try stack.json(try await stack.request(.get, "/api/auth/me", token: token))
-            let tenant = try #require(me["tenant_id"]?.stringValue.flatMap(TenantID.init))
-            let run = try await RunStore(client: stack.db).create(
-                NewRun(tenantID: tenant, threadID: nil, userID: nil, pipeline: "bench", input: #"{"message":"orphan","parameters":{"stages":2}}"#, stageCount: 2, message: nil),
-                logger: stack.logger
-            )
+            let (token, run) = try await insertBehindRedisBack(stack, stages: 2)
             // As if a worker claimed it, then died, and Redis lost the pending entry the reaper would have found.
             try await stack.db.query(
                 """

@@ -561,7 +561,7 @@ def main():
     parser.add_argument("--flood", type=int, default=10000, help="A's runs")
     parser.add_argument("--b-runs", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=20, help="B's unmeasured runs before the idle measurement")
-    parser.add_argument("--connections", type=int, default=16, help="A's concurrent submitters")
+    parser.add_argument("--connections", type=int, default=64, help="A's concurrent submitters (enough to outrun the workers)")
     parser.add_argument("--tenants", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--total-rate", type=float, default=120, help="part 2's runs/s over all tenants")

@@ -102,43 +102,37 @@ extension RunStore {
         }
     }
 
-    /// Queued runs last handed to Redis longer ago than `age`: the reconciler enqueues them again.
-    ///
-    /// Marks them as enqueued now, so the next pass skips them; `SKIP LOCKED` keeps concurrent passes apart.
-    /// A run that is still in the stream gets a second entry, which loses its claim and is acknowledged.
-    public func takeStaleQueued(olderThan age: Duration, limit: Int, logger: Logger) async throws -> [RunStreamEntry] {
-        let seconds = Double(age.wholeMilliseconds) / 1000
-        let rows = try await client.query(
-            """
-            UPDATE runs SET enqueued_at = now()
-            WHERE id IN (
-                SELECT id FROM runs
-                WHERE status = 'queued' AND enqueued_at < now() - make_interval(secs => \(seconds))
-                  AND (not_before IS NULL OR not_before <= now())
-                ORDER BY enqueued_at LIMIT \(limit) FOR UPDATE SKIP LOCKED)
-            RETURNING id, tenant_id, attempt, priority::integer
-            """,
-            logger: logger
-        )
-        return try await Self.entries(rows)
+    /// Runs the reconciler hands to Redis again.
+    public enum Stale: Sendable {
+        /// Queued runs last handed to Redis longer ago than the age: the gateway died between its insert and its
+        /// XADD, or Redis lost the entry. A run that is still in the stream gets a second entry, which loses its
+        /// claim and is acknowledged.
+        case queued
+        /// Running runs whose lease ran out longer ago than the age and that were last handed to Redis longer ago
+        /// than it: normally the reaper recovers such a run from its pending entry within one lease, so one still
+        /// waiting means Redis lost the entry while its worker died. A worker's claim takes over the expired lease
+        /// and resumes from the finished stages.
+        case abandonedRunning
     }
 
-    /// Running runs whose lease ran out longer ago than `age` and that were last handed to Redis longer ago than
-    /// `age`: normally the reaper recovers such a run from its pending stream entry within one lease, so one still
-    /// waiting means Redis lost the entry while its worker died. The reconciler enqueues them again; a worker's claim
-    /// takes over the expired lease and resumes from the finished stages.
-    ///
-    /// Marks them as enqueued now, so the next pass waits `age` again; `SKIP LOCKED` keeps concurrent passes apart.
-    public func takeAbandonedRunning(olderThan age: Duration, limit: Int, logger: Logger) async throws -> [RunStreamEntry] {
+    /// Takes up to `limit` runs of `kind` older than `age` and marks them as enqueued now, so the next pass waits
+    /// `age` again for them; `SKIP LOCKED` keeps concurrent passes apart.
+    public func takeStale(_ kind: Stale, olderThan age: Duration, limit: Int, logger: Logger) async throws -> [RunStreamEntry] {
         let seconds = Double(age.wholeMilliseconds) / 1000
+        let (condition, order) =
+            switch kind {
+            case .queued:
+                ("status = 'queued' AND enqueued_at < c.at AND (not_before IS NULL OR not_before <= now())", "enqueued_at")
+            case .abandonedRunning:
+                ("status = 'running' AND lease_expires_at < c.at AND enqueued_at < c.at", "lease_expires_at")
+            }
         let rows = try await client.query(
             """
             UPDATE runs SET enqueued_at = now()
             WHERE id IN (
-                SELECT id FROM runs
-                WHERE status = 'running' AND lease_expires_at < now() - make_interval(secs => \(seconds))
-                  AND enqueued_at < now() - make_interval(secs => \(seconds))
-                ORDER BY lease_expires_at LIMIT \(limit) FOR UPDATE SKIP LOCKED)
+                SELECT id FROM runs, (SELECT now() - make_interval(secs => \(seconds)) AS at) c
+                WHERE \(unescaped: condition)
+                ORDER BY \(unescaped: order) LIMIT \(limit) FOR UPDATE OF runs SKIP LOCKED)
             RETURNING id, tenant_id, attempt, priority::integer
             """,
             logger: logger
