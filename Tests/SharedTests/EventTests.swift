@@ -1,5 +1,5 @@
 import Foundation
-import Shared
+@testable import Shared
 import Testing
 
 @Suite("Wire format of server messages")
@@ -21,6 +21,38 @@ struct EventTests {
         #expect(decoded["metadata"]?["timestamp"] == .string("2023-11-14T22:13:20.250Z"))
         let probe = ServerMessage.probe(Array(event.wireJSON.utf8))
         #expect(probe.seq == 7 && probe.type == "sub_agent_update")
+    }
+
+    @Test func theProbeReadsWhatTheDecoderReads() throws {
+        func decoded(_ text: String) -> (String?, Int?) {
+            struct Probe: Decodable {
+                struct Metadata: Decodable { let seq: Int? }
+                let type: String?
+                let metadata: Metadata?
+            }
+            let probe = try? JSONDecoder().decode(Probe.self, from: Data(text.utf8))
+            return (probe?.type, probe?.metadata?.seq)
+        }
+        let run = RunID()
+        let datas = [#"{}"#, #"{"seq":9}"#, #"{"metadata":{"seq":3}}"#, #""\"seq\":4}}""#, "[1,2]", "null", #"{"text":"}}"}"#]
+        for (index, data) in datas.enumerated() {
+            for seq in [nil, 0, 1, 12, 123_456_789] as [Int?] {
+                for type in [EventType.agentLog, .agentCompleted, .heartbeat, .toolResult] {
+                    let text = ServerMessage.json(
+                        type: type, data: data, threadID: index % 2 == 0 ? ThreadID() : nil, runID: run, agentName: "a\"b\\", seq: seq
+                    )
+                    let fast = try #require(text.utf8.withContiguousStorageIfAvailable { ServerMessage.probeEnds($0) } ?? nil, "\(text)")
+                    #expect(fast.type == type.rawValue && fast.seq == seq, "\(text)")
+                    #expect(decoded(text) == (type.rawValue, seq), "\(text)")
+                }
+            }
+        }
+        // Anything else is left to the decoder, and gets its answer.
+        for other in [#"{"type":"x","data":{"seq":5}}"#, #"{"data":1,"type":"x","metadata":{"seq":2}}"#, #"{"type":"a\"b","metadata":{"seq":2}}"#, "", "}}", "not json"] {
+            #expect(other.utf8.withContiguousStorageIfAvailable { ServerMessage.probeEnds($0) } ?? nil == nil, "\(other)")
+            let probe = ServerMessage.probe(Array(other.utf8))
+            #expect(probe == decoded(other), "\(other)")
+        }
     }
 
     @Test func streamEntryRoundTrips() throws {

@@ -69,9 +69,50 @@ public enum ServerMessage {
     }
 
     /// The `type` and `seq` of a wire message, read without decoding `data`.
+    ///
+    /// The gateway reads them for every message it relays to every client watching (20,000 a second in
+    /// `scripts/bench websocket`), so a message in the exact shape `json(…)` writes (`{"type":"…"` first, `"seq":N}}`
+    /// or `"seq":null}}` last) is read off its two ends; anything else goes through `JSONDecoder`. Only messages
+    /// `json(…)` wrote are probed (run channels carry nothing else), which is what makes reading the ends sound.
     public static func probe(_ wireJSON: some Collection<UInt8>) -> (type: String?, seq: Int?) {
+        if let fast = wireJSON.withContiguousStorageIfAvailable({ probeEnds($0) }) ?? Array(wireJSON).withUnsafeBufferPointer({ probeEnds($0) }) {
+            return fast
+        }
         guard let probe = try? JSONDecoder().decode(Probe.self, from: Data(wireJSON)) else { return (nil, nil) }
         return (probe.type, probe.metadata?.seq)
+    }
+
+    private static let typePrefix = Array(#"{"type":""#.utf8)
+    private static let seqKey = Array(#","seq":"#.utf8)
+
+    /// `type` and `seq` of a message in `json(…)`'s shape, or `nil` when it is not in that shape.
+    static func probeEnds(_ bytes: UnsafeBufferPointer<UInt8>) -> (type: String?, seq: Int?)? {
+        let quote = UInt8(ascii: "\""), backslash = UInt8(ascii: "\\"), brace = UInt8(ascii: "}")
+        guard bytes.count > typePrefix.count + seqKey.count + 4, bytes.starts(with: typePrefix) else { return nil }
+        // The type: up to the next quote (event types never hold escapes; one that did is left to the decoder).
+        var end = typePrefix.count
+        while end < bytes.count, bytes[end] != quote {
+            if bytes[end] == backslash { return nil }
+            end += 1
+        }
+        guard end < bytes.count else { return nil }
+        let type = String(decoding: UnsafeBufferPointer(rebasing: bytes[typePrefix.count..<end]), as: UTF8.self)
+        // The seq: `,"seq":` then digits or null, then the two closing braces.
+        guard bytes[bytes.count - 1] == brace, bytes[bytes.count - 2] == brace else { return nil }
+        var start = bytes.count - 2
+        while start > end, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[start - 1]) { start -= 1 }
+        let value = UnsafeBufferPointer(rebasing: bytes[start..<(bytes.count - 2)])
+        let seq: Int?
+        if value.isEmpty {
+            guard start - 4 > end, Array(bytes[(start - 4)..<start]) == Array("null".utf8) else { return nil }
+            start -= 4
+            seq = nil
+        } else {
+            guard value.count <= 18, let parsed = Int(String(decoding: value, as: UTF8.self)) else { return nil }
+            seq = parsed
+        }
+        guard start - seqKey.count > end, bytes[(start - seqKey.count)..<start].elementsEqual(seqKey) else { return nil }
+        return (type, seq)
     }
 
     private struct Probe: Decodable {
