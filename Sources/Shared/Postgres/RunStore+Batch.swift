@@ -31,24 +31,28 @@ extension RunStore {
             claimed[id] = (thread, pipeline, input, attempt, retries)
         }
         guard !claimed.isEmpty else { return entries.map { _ in nil } }
-        let ids = Array(claimed.keys)
+        // Events and checkpoints are written only by an attempt that owns the run (or when it ends), so a run
+        // claimed for the first time (attempt 1) has none: only resumed runs need their last seq and stages read.
+        let resumed = claimed.filter { $0.value.attempt > 1 }.map(\.key)
         var lastSeqs: [UUID: Int] = [:]
-        let seqRows = try await client.query(
-            "SELECT run_id, max(seq) FROM run_events WHERE run_id = ANY(\(ids)::uuid[]) GROUP BY run_id", logger: logger
-        )
-        for try await (id, seq) in seqRows.decode((UUID, Int).self) { lastSeqs[id] = seq }
         var stages: [UUID: [StageRecord]] = [:]
-        let stageRows = try await client.query(
-            """
-            SELECT run_id, stage_index, stage, attempt, output::text, started_at, finished_at
-            FROM run_stages WHERE run_id = ANY(\(ids)::uuid[]) ORDER BY run_id, stage_index
-            """,
-            logger: logger
-        )
-        for try await (id, index, name, attempt, output, startedAt, finishedAt) in stageRows.decode((UUID, Int, String, Int, String, Date, Date).self) {
-            stages[id, default: []].append(
-                StageRecord(index: index, name: name, attempt: attempt, output: output, startedAt: startedAt, finishedAt: finishedAt)
+        if !resumed.isEmpty {
+            let seqRows = try await client.query(
+                "SELECT run_id, max(seq) FROM run_events WHERE run_id = ANY(\(resumed)::uuid[]) GROUP BY run_id", logger: logger
             )
+            for try await (id, seq) in seqRows.decode((UUID, Int).self) { lastSeqs[id] = seq }
+            let stageRows = try await client.query(
+                """
+                SELECT run_id, stage_index, stage, attempt, output::text, started_at, finished_at
+                FROM run_stages WHERE run_id = ANY(\(resumed)::uuid[]) ORDER BY run_id, stage_index
+                """,
+                logger: logger
+            )
+            for try await (id, index, name, attempt, output, startedAt, finishedAt) in stageRows.decode((UUID, Int, String, Int, String, Date, Date).self) {
+                stages[id, default: []].append(
+                    StageRecord(index: index, name: name, attempt: attempt, output: output, startedAt: startedAt, finishedAt: finishedAt)
+                )
+            }
         }
         return entries.map { entry in
             guard let row = claimed.removeValue(forKey: entry.runID.uuid) else { return nil }
