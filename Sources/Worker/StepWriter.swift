@@ -39,19 +39,21 @@ final class StepWriter: Sendable {
     ///
     /// - Throws: The failure of an earlier commit, or `CancelRequested` when one reported a cancellation request.
     func append(_ write: RunWrite) throws {
-        let next = try state.withLock { state -> RunWrite? in
+        let startFlush = try state.withLock { state -> Bool in
             if let failure = state.failure { throw failure }
             if state.queued == nil {
                 state.queued = write
             } else {
                 state.queued?.merge(write)
             }
-            guard !state.inFlight else { return nil }
+            guard !state.inFlight else { return false }
             state.inFlight = true
-            defer { state.queued = nil }
-            return state.queued
+            return true
         }
-        if let next { Task { await self.flush(next) } }
+        // The flush takes what is queued when it starts, not now: on a busy worker the run has often gone on by then
+        // (stages that take no time, events a stage emits), and those steps join this commit. No timer: an idle
+        // worker starts the flush at once.
+        if startFlush { Task { await self.flush() } }
     }
 
     /// Queues the run's last write and returns once it and everything before it is committed.
@@ -77,19 +79,12 @@ final class StepWriter: Sendable {
         }
     }
 
-    private func flush(_ first: RunWrite) async {
-        var write = first
+    private func flush() async {
+        var failure: (any Error)?
         while true {
-            var failure: (any Error)?
-            do {
-                if try await commit(write), write.outcome == nil { failure = CancelRequested() }
-            } catch {
-                failure = error
-            }
+            // Record the last commit's failure (dropping what queued behind it), then take what is queued or go idle.
             let (next, waiters) = state.withLock { state -> (RunWrite?, [CheckedContinuation<Void, Never>]) in
-                if let failure, state.failure == nil {
-                    state.failure = failure
-                }
+                if let failure, state.failure == nil { state.failure = failure }
                 if state.failure != nil { state.queued = nil }
                 if let queued = state.queued {
                     state.queued = nil
@@ -99,11 +94,15 @@ final class StepWriter: Sendable {
                 defer { state.idleWaiters = [] }
                 return (nil, state.idleWaiters)
             }
-            guard let next else {
+            guard let write = next else {
                 for waiter in waiters { waiter.resume() }
                 return
             }
-            write = next
+            do {
+                failure = try await commit(write) && write.outcome == nil ? CancelRequested() : nil
+            } catch {
+                failure = error
+            }
         }
     }
 }
