@@ -59,12 +59,20 @@ final class DependencyMonitor: Service, Sendable {
 
 /// For `/api`: 503 at once while PostgreSQL is known to be down, and a deadline on every handler so that nothing
 /// hangs when it goes down mid-request (the handler is cancelled; postgres-nio gives up its connection request).
+///
+/// The deadline also covers receiving the request body, so the routes that take large uploads (workload data, up
+/// to 32 MiB) get `uploadDeadline` instead: such a body may take longer than 5 s to arrive from a busy or distant
+/// client, and that is no outage.
 struct AvailabilityMiddleware: RouterMiddleware {
     let monitor: DependencyMonitor
     var deadline: Duration = .seconds(5)
+    var uploadDeadline: Duration = .seconds(120)
+    /// `POST` paths whose body may be large.
+    static let uploadPaths: Set<String> = ["/api/workloads/events"]
 
     func handle(_ request: Request, context: GatewayContext, next: (Request, GatewayContext) async throws -> Response) async throws -> Response {
         guard monitor.isPostgresUp else { throw NetraError.unavailable }
+        let deadline = request.method == .post && Self.uploadPaths.contains(request.uri.path) ? uploadDeadline : deadline
         return try await withoutActuallyEscaping(next) { next in
             // `@unchecked Sendable`: the closure runs in a child task that finishes before this call returns.
             let handler = UncheckedSendable(next)

@@ -60,6 +60,34 @@ struct OutageTests {
         }
     }
 
+    @Test func aSlowHandlerGets503ButALargeUploadHasLongerToArrive() async throws {
+        let logger = TestEnvironment.logger("deadline")
+        let redis = RedisClient(endpoint: TestEnvironment.redis, logger: logger)
+        defer { redis.close() }
+        let monitor = DependencyMonitor(
+            postgres: PostgresClient(configuration: TestEnvironment.postgres, backgroundLogger: logger), redis: redis
+        )
+        let router = Router(context: GatewayContext.self)
+        router.add(middleware: ErrorMiddleware())
+        let api = router.group("api").add(middleware: AvailabilityMiddleware(monitor: monitor, deadline: .milliseconds(100), uploadDeadline: .seconds(10)))
+        // Both read their whole body first, as the upload route does, and then take longer than the short deadline.
+        for path in ["workloads/events", "threads"] {
+            api.post(RouterPath(path)) { request, _ -> String in
+                let body = try await request.body.collect(upTo: 1 << 20)
+                try await Task.sleep(for: .milliseconds(400))
+                return "\(body.readableBytes)"
+            }
+        }
+        let app = Application(router: router)
+        try await app.test(.router) { client in
+            let upload = try await client.execute(uri: "/api/workloads/events", method: .post, body: ByteBuffer(string: "rows"))
+            #expect(upload.status == .ok && String(buffer: upload.body) == "4")
+            let other = try await client.execute(uri: "/api/threads", method: .post, body: ByteBuffer(string: "{}"))
+            #expect(other.status == .serviceUnavailable)
+            #expect(JSONValue(text: String(buffer: other.body))?["error"]?["code"]?.stringValue == "service_unavailable")
+        }
+    }
+
     @Test func redisDownAcceptsRunsDurablyAndRunsThemWhenItReturns() async throws {
         let server = try RedisServerProcess()
         try await server.start()
