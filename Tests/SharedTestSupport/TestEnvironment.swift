@@ -44,7 +44,9 @@ public enum TestEnvironment {
 
     public static var postgres: PostgresClient.Configuration {
         var configuration = try! PostgresClient.Configuration(url: databaseURL)
-        configuration.options.maximumConnections = 10
+        // Small: the suite runs dozens of stacks at once (gateway, two workers, scheduler and the test's own client each),
+        // and their pools together must stay under the test server's `max_connections`.
+        configuration.options.maximumConnections = 6
         return configuration
     }
 

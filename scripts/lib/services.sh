@@ -93,7 +93,7 @@ start_postgres() {
   fi
   if ! pg_run "$PG_BIN/pg_ctl" -D "$data" status >/dev/null 2>&1; then
     pg_run "$PG_BIN/pg_ctl" -D "$data" -l "$dir/postgres.log" -w -t 60 \
-      -o "-p $port -k $socket -c listen_addresses=127.0.0.1 -c max_connections=300 $tls" start >/dev/null \
+      -o "-p $port -k $socket -c listen_addresses=127.0.0.1 -c max_connections=1000 $tls" start >/dev/null \
       || die "PostgreSQL did not start (see $dir/postgres.log)"
   fi
 }
