@@ -37,7 +37,7 @@ struct Reaper: Sendable {
         for stream in keys.workStreams {
             do {
                 try await sweep(stream, report: &report, logger: logger)
-            } catch let error as RedisError where error.kind == .server && error.message.hasPrefix("NOGROUP") {
+            } catch let error as RedisError where error.isMissingGroup {
                 try await redis.createGroup(keys.workerGroup, on: stream)
             }
         }
@@ -136,21 +136,20 @@ struct Reconciler: Sendable {
         let released = try await store.releaseWaiting(logger: logger)
         try await queue.enqueue(released)
         var total = released.count
-        while true {
-            // A run waiting in its tenant's backlog stays there; one holding a slot gets a fresh stream entry.
-            let entries = try await store.takeStale(.queued, olderThan: age, limit: 500, logger: logger)
-            guard !entries.isEmpty else { break }
-            try await queue.enqueue(entries, mode: .reconcile)
-            logger.info("Re-enqueued queued runs missing from the stream", metadata: ["count": "\(entries.count)"])
-            total += entries.count
+        // A run waiting in its tenant's backlog stays there; one holding a slot gets a fresh stream entry.
+        for kind in [RunStore.Stale.queued, .abandonedRunning] {
+            while true {
+                let entries = try await store.takeStale(kind, olderThan: age, limit: 500, logger: logger)
+                guard !entries.isEmpty else { break }
+                try await queue.enqueue(entries, mode: .reconcile)
+                logger.log(
+                    level: kind == .queued ? .info : .warning, "Re-enqueued runs missing from the stream",
+                    metadata: ["count": "\(entries.count)", "state": "\(kind)"]
+                )
+                total += entries.count
+            }
         }
-        while true {
-            let entries = try await store.takeStale(.abandonedRunning, olderThan: age, limit: 500, logger: logger)
-            guard !entries.isEmpty else { return total }
-            try await queue.enqueue(entries, mode: .reconcile)
-            logger.warning("Re-enqueued running runs whose lease ran out with no stream entry", metadata: ["count": "\(entries.count)"])
-            total += entries.count
-        }
+        return total
     }
 
     /// Releases slots held by runs that have ended or no longer exist, and promotes into any room there is.

@@ -90,7 +90,7 @@ struct RunConsumer: Service {
     /// After a failed read: recreates a missing group, otherwise backs off.
     private func recover(from error: any Error, reader: RedisClient, failures: Int, logger: Logger) async {
         let keys = config.service.keys
-        if let error = error as? RedisError, error.kind == .server, error.message.hasPrefix("NOGROUP") {
+        if let error = error as? RedisError, error.isMissingGroup {
             do {
                 for stream in keys.workStreams { try await reader.createGroup(keys.workerGroup, on: stream) }
                 return

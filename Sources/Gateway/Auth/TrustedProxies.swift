@@ -1,4 +1,5 @@
 import Foundation
+import Hummingbird
 import Shared
 
 /// The proxies (an Ingress, a load balancer) whose `X-Forwarded-For` the gateway believes, so that per-address login
@@ -47,6 +48,11 @@ struct TrustedProxies: Sendable, Equatable {
     func trusts(_ address: String) -> Bool {
         guard let bytes = IPAddressLiteral.bytes(address).map(Self.unmapped) else { return false }
         return networks.contains { $0.contains(bytes) }
+    }
+
+    /// The client's address for `request`: its peer, or whom a trusted proxy says it forwards for.
+    func client(of request: Request, context: GatewayContext) -> String? {
+        client(peer: context.clientAddress, forwardedFor: request.headers[values: .xForwardedFor])
     }
 
     /// The client's address for a request from `peer` carrying these `X-Forwarded-For` values.

@@ -48,7 +48,7 @@ struct AuthController: Sendable {
     func addPublicRoutes(to group: RouterGroup<GatewayContext>) {
         group.post("/login") { request, context in
             let body = try await request.decodeJSON(Login.self, context: context)
-            let address = trustedProxies.client(peer: context.clientAddress, forwardedFor: request.headers[values: .xForwardedFor])
+            let address = trustedProxies.client(of: request, context: context)
             try await access.checkLogin(email: body.email, address: address, logger: context.logger)
             let user = try await identities.user(email: body.email, logger: context.logger)
             let hash = user?.passwordHash ?? Self.dummyHash

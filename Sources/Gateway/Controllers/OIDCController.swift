@@ -112,7 +112,7 @@ struct OIDCController: Sendable {
     private func authorize(_ request: Request, context: GatewayContext) async throws -> Response {
         let tenant = try context.tenantIDParameter()
         // Unauthenticated and it writes to Redis: limited per client address.
-        let address = trustedProxies.client(peer: context.clientAddress, forwardedFor: request.headers[values: .xForwardedFor])
+        let address = trustedProxies.client(of: request, context: context)
         try await access.admitSignIn(address: address, logger: context.logger)
         guard let settings = try await identities.oidc(tenant, logger: context.logger) else {
             throw NetraError.notFound(.notFound, "single sign-on is not configured for this tenant")

@@ -257,9 +257,7 @@ struct WebSocketSession: Sendable {
                 // A failed query ends this run's relay (the client may resubscribe); a failed send closes the outbox.
                 logger.debug("Relay ended", metadata: [LogKey.runID: "\(run)", LogKey.error: "\(error)"])
                 watches.end(run, subscription)
-                try await send(
-                    ServerMessage.json(type: .error, data: ServerMessage.data(["code": "relay_failed", "message": "event stream interrupted; resubscribe"]), runID: run)
-                )
+                try await sendRelayFailed(run, send: send)
                 return
             }
         }
@@ -294,12 +292,7 @@ struct WebSocketSession: Sendable {
                     try await watch(request.runID, after: request.lastSeq ?? 0, outbox: outbox, watches: watches)
                 } catch {
                     logger.debug("Subscribing to a run failed", metadata: [LogKey.runID: "\(request.runID)", LogKey.error: "\(error)"])
-                    try await send(
-                        ServerMessage.json(
-                            type: .error, data: ServerMessage.data(["code": "relay_failed", "message": "event stream interrupted; resubscribe"]),
-                            runID: request.runID
-                        )
-                    )
+                    try await sendRelayFailed(request.runID, send: send)
                 }
             case "stop_agent":
                 let request = try JSONDecoder().decode(Payload<StopAgent>.self, from: data).data
@@ -381,7 +374,12 @@ struct WebSocketSession: Sendable {
         await withTaskGroup(of: Void.self) { group in group.addTask { await body() } }
     }
 
-    private func sendError(_ code: String, _ message: String, send: @Sendable (String) async throws -> Void) async throws {
-        try await send(ServerMessage.json(type: .error, data: ServerMessage.data(["code": code, "message": message])))
+    private func sendError(_ code: String, _ message: String, runID: RunID? = nil, send: @Sendable (String) async throws -> Void) async throws {
+        try await send(ServerMessage.json(type: .error, data: ServerMessage.data(["code": code, "message": message]), runID: runID))
+    }
+
+    /// A run's events stopped coming (its subscription or catch-up failed): the client resubscribes with its last seq.
+    private func sendRelayFailed(_ run: RunID, send: @Sendable (String) async throws -> Void) async throws {
+        try await sendError("relay_failed", "event stream interrupted; resubscribe", runID: run, send: send)
     }
 }

@@ -78,6 +78,9 @@ public struct RedisError: Error, Hashable, CustomStringConvertible, Sendable {
 
     public var description: String { "Redis \(kind): \(message)" }
 
+    /// The server's NOGROUP: the stream or its consumer group does not exist (yet).
+    public var isMissingGroup: Bool { kind == .server && message.hasPrefix("NOGROUP") }
+
     /// `true` when the failure is about reachability rather than the command itself.
     public var isConnectionFailure: Bool {
         switch kind {
