@@ -54,7 +54,7 @@ struct FairnessTests {
             let token = try await stack.tenantToken()
             try await setLimit(stack, tenant: try await tenantID(stack, token: token), 1)
             // The blocker holds the tenant's one slot for long enough that the others are all waiting when it ends.
-            let blocker = try await stack.submit(#"{"message":"first","pipeline":"bench","parameters":{"stages":1,"stage_ms":4000}}"#, token: token)
+            let blocker = try await stack.submit(#"{"message":"first","pipeline":"bench","parameters":{"stages":1,"stage_ms":8000}}"#, token: token)
             var waiting: [RunPriority: String] = [:]
             for priority in [RunPriority.low, .normal, .high] {
                 waiting[priority] = try await stack.submit(#"{"message":"\#(priority)","pipeline":"bench","priority":"\#(priority)"}"#, token: token)

@@ -248,10 +248,11 @@ struct RecoveryTests {
             )
             #expect(notices == 2)
             try await expectGapFreeLog(stack, run: run)
-            // Nothing is left waiting in the delayed set.
+            // Nothing is left waiting in the delayed set (the scheduler moves due entries on its own beat: a run the
+            // reaper recovered under load may finish before its delayed entry is moved, which then loses its claim).
             let redis = RedisClient(endpoint: TestEnvironment.redis, logger: stack.logger)
             defer { redis.close() }
-            #expect(try await DelayedQueue(redis: redis, keys: stack.service.keys).count() == 0)
+            try await waitUntil("the delayed set to empty") { try await DelayedQueue(redis: redis, keys: stack.service.keys).count() == 0 }
         }
     }
 
