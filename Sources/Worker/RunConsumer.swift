@@ -25,6 +25,9 @@ struct RunConsumer: Service {
         var started = 0
         var failures = 0
         var fill = StreamFill(keys: keys, group: keys.workerGroup, consumer: config.consumerName)
+        // A cancellation published before the control channel is subscribed would only be noticed at the run's next
+        // lease renewal, so runs are taken once it is (or Redis is slow to answer: the renewals still carry the flag).
+        await runner.registry.waitUntilListening(atMost: .seconds(5))
 
         await withDiscardingTaskGroup { group in
             while !Task.isShuttingDownGracefully && !Task.isCancelled {

@@ -47,7 +47,9 @@ func buildWorkerServices(_ config: WorkerConfiguration, logger: Logger) -> [Serv
     return monitoring + [
         .init(service: postgres),
         .init(service: subscriber),
-        .init(service: ControlListener(subscriber: subscriber, channel: config.service.keys.control, registry: registry, logger: logger)),
+        .init(service: ControlListener(
+                subscriber: subscriber, channel: config.service.keys.control, registry: registry, store: RunStore(client: postgres), logger: logger
+            )),
         .init(service: WorkerRegistration(admission: admission, worker: config.consumerName, concurrency: config.concurrency, logger: logger)),
         .init(service: consumer, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
     ]

@@ -119,23 +119,20 @@ struct RecoveryTests {
     @Test func cancellingQueuedRunningAndFinishedRuns() async throws {
         var options = Self.fastRecovery
         options.workers = 1
-        // Cancellation must arrive through the control channel: the heartbeat (which also reads the flag) is far
-        // slower than the bound below, which leaves room for a loaded machine.
-        options.heartbeat = .seconds(10)
-        options.lease = .seconds(30)
+        // Cancellation must arrive through the control channel: the heartbeat (which also reads the flag) comes a
+        // minute after the claim, as does the end of the stage, both well after the wait below gives up.
+        options.heartbeat = .seconds(60)
+        options.lease = .seconds(120)
         try await TestStack.run(options) { stack in
             let token = try await stack.tenantToken()
-            let long = try await stack.submit(#"{"message":"m","pipeline":"bench","parameters":{"stages":2,"stage_ms":30000}}"#, token: token)
+            let long = try await stack.submit(#"{"message":"m","pipeline":"bench","parameters":{"stages":2,"stage_ms":60000}}"#, token: token)
             try await waitUntil("the run to start") {
                 try stack.json(try await stack.request(.get, "/api/agent/status/\(long)", token: token))["current_stage"]?.stringValue == "stage-1"
             }
-            let clock = ContinuousClock()
-            let start = clock.now
             let answer = try stack.json(try await stack.request(.post, "/api/agent/runs/\(long)/cancel", token: token))
             #expect(answer["status"]?.stringValue == "cancelling")
-            let final = try await stack.waitForFinalStatus(long, token: token, timeout: .seconds(5))
+            let final = try await stack.waitForFinalStatus(long, token: token, timeout: .seconds(30))
             #expect(final["status"]?.stringValue == "cancelled")
-            #expect(clock.now - start < .seconds(3))
             let last = try #require(try await stack.scalar(String.self, "SELECT data::text FROM run_events WHERE run_id = \(UUID(uuidString: long)!) ORDER BY seq DESC LIMIT 1"))
             #expect(JSONValue(text: last)?["status"]?.stringValue == "cancelled")
 

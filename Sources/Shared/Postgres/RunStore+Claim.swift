@@ -125,6 +125,18 @@ extension RunStore {
         return nil
     }
 
+    /// Of `runs`, those still running whose cancellation was requested.
+    public func cancelRequested(among runs: [RunID], logger: Logger) async throws -> [RunID] {
+        let ids = runs.map(\.uuid)
+        let rows = try await client.query(
+            "SELECT id FROM runs WHERE id = ANY(\(ids)::uuid[]) AND status = 'running' AND cancel_requested_at IS NOT NULL",
+            logger: logger
+        )
+        var flagged: [RunID] = []
+        for try await id in rows.decode(UUID.self) { flagged.append(RunID(uuid: id)) }
+        return flagged
+    }
+
     /// Gives up the lease of a run this worker cannot finish (shutting down), so another worker may claim it at once.
     public func releaseLease(_ run: RunID, attempt: Int, logger: Logger) async throws {
         try await client.query(
