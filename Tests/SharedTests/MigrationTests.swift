@@ -45,6 +45,43 @@ struct MigrationTests {
         }
     }
 
+    @Test func deletingRunsDeletesTheirEventsAndCheckpointsAndNoOthers() async throws {
+        try await withFreshDatabase { configuration in
+            try await withPostgres(configuration) { client in
+                try await Migrations.apply(on: client, logger: logger)
+                let (gone, kept) = (UUID(), UUID())
+                for tenant in [gone, kept] {
+                    try await client.query("INSERT INTO tenants (id, name) VALUES (\(tenant), \(tenant.uuidString))")
+                    let run = UUID()
+                    try await client.query(
+                        "INSERT INTO runs (id, tenant_id, pipeline, input, status, stage_count) VALUES (\(run), \(tenant), 'bench', '{}', 'running', 1)"
+                    )
+                    try await client.query(
+                        """
+                        INSERT INTO run_events (run_id, seq, tenant_id, type, data)
+                        SELECT \(run), seq, \(tenant), 'agent_log', '{}' FROM generate_series(1, 3) AS seq
+                        """
+                    )
+                    try await client.query(
+                        "INSERT INTO run_stages (run_id, stage_index, stage, attempt, output, started_at) VALUES (\(run), 0, 's', 1, '{}', now())"
+                    )
+                }
+                // Through the cascade from tenants to runs, as the tenant's removal would do it.
+                try await client.query("DELETE FROM tenants WHERE id = \(gone)")
+                let expectations: [(String, [UUID?: Int])] = [("run_events", [kept: 3]), ("run_stages", [kept: 1])]
+                for (table, expected) in expectations {
+                    // Rows whose run is gone count under `nil`.
+                    var counts: [UUID?: Int] = [:]
+                    let rows = try await client.query(
+                        "SELECT r.tenant_id, count(*) FROM \(unescaped: table) x LEFT JOIN runs r ON r.id = x.run_id GROUP BY r.tenant_id"
+                    )
+                    for try await (tenant, count) in rows.decode((UUID?, Int).self) { counts[tenant] = count }
+                    #expect(counts == expected, "\(table)")
+                }
+            }
+        }
+    }
+
     @Test func statementsAreSplitOutsideDollarQuotes() {
         let sql = """
             -- a comment

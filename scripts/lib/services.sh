@@ -62,7 +62,8 @@ pg_run() {
 
 # start_postgres DIR PORT [TLS_DIR]: initialises the cluster on first use; fsync stays on. With TLS_DIR it runs with
 # ssl=on and TLS_DIR's server certificate (copied to DIR/tls, since PostgreSQL wants its key owned by the user it runs
-# as, mode 0600); clients may still connect without TLS (pg_hba's `host` lines match both).
+# as, mode 0600); clients may still connect without TLS (pg_hba's `host` lines match both). NETRA_PG_OPTIONS adds
+# server options, for profiling (e.g. "-c shared_preload_libraries=pg_stat_statements").
 start_postgres() {
   local dir=$1 port=$2 tls_dir=${3:-}
   local data="$dir/data" socket="$dir/socket"
@@ -93,7 +94,7 @@ start_postgres() {
   fi
   if ! pg_run "$PG_BIN/pg_ctl" -D "$data" status >/dev/null 2>&1; then
     pg_run "$PG_BIN/pg_ctl" -D "$data" -l "$dir/postgres.log" -w -t 60 \
-      -o "-p $port -k $socket -c listen_addresses=127.0.0.1 -c max_connections=1000 $tls" start >/dev/null \
+      -o "-p $port -k $socket -c listen_addresses=127.0.0.1 -c max_connections=1000 $tls ${NETRA_PG_OPTIONS:-}" start >/dev/null \
       || die "PostgreSQL did not start (see $dir/postgres.log)"
   fi
 }

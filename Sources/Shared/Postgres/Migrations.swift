@@ -37,6 +37,10 @@ public enum Migrations {
         Migration(version: 11, name: "recent_failures", sql: String(decoding: PackageResources.V0011__recent_failures_sql, as: UTF8.self)),
         Migration(version: 12, name: "oidc", sql: String(decoding: PackageResources.V0012__oidc_sql, as: UTF8.self)),
         Migration(version: 13, name: "running_runs", sql: String(decoding: PackageResources.V0013__running_runs_sql, as: UTF8.self)),
+        Migration(
+            version: 14, name: "event_log_without_row_checks",
+            sql: String(decoding: PackageResources.V0014__event_log_without_row_checks_sql, as: UTF8.self)
+        ),
     ]
 
     /// The advisory lock key (an arbitrary constant: "netra" in ASCII).
