@@ -117,10 +117,13 @@ class Redis:
         raise RuntimeError(f"unexpected Redis reply {line!r}")
 
 
+PG_HOST = "127.0.0.1"  # --pg-host: a socket folder spares both sides a SCRAM login per query
+
+
 def psql(port, sql):
     """Rows of `sql` on the bench database, as lists of strings."""
     out = subprocess.run(
-        ["psql", "-h", "127.0.0.1", "-p", str(port), "-U", "netra", "-d", "netra_bench", "-qtAX", "-F", "\t", "-c", sql],
+        ["psql", "-h", PG_HOST, "-p", str(port), "-U", "netra", "-d", "netra_bench", "-qtAX", "-F", "\t", "-c", sql],
         env={**os.environ, "PGPASSWORD": "netra"}, check=True, capture_output=True, text=True,
     ).stdout
     return [line.split("\t") for line in out.splitlines() if line]
@@ -554,6 +557,7 @@ def main():
     parser.add_argument("--redis-port", type=int, required=True)
     parser.add_argument("--redis-prefix", default="netra")
     parser.add_argument("--pg-port", type=int, required=True)
+    parser.add_argument("--pg-host", default="127.0.0.1", help="host or Unix socket folder of the bench PostgreSQL")
     parser.add_argument("--worker-slots", type=int, required=True, help="workers × concurrency, for the report")
     parser.add_argument("--results", default="bench-results", help="where the throughput scenario's JSON files are")
     parser.add_argument("--stages", type=int, default=5)
@@ -572,6 +576,8 @@ def main():
     parser.add_argument("--skip-flood", action="store_true")
     parser.add_argument("--skip-tenants", action="store_true")
     args = parser.parse_args()
+    global PG_HOST
+    PG_HOST = args.pg_host
 
     scenario = Scenario(args)
     result = {}
