@@ -39,7 +39,7 @@ struct GatewayDependencies: Sendable {
 
     init(config: GatewayConfiguration, logger: Logger) async {
         self.config = config
-        self.postgres = PostgresClient(configuration: config.service.postgres, backgroundLogger: logger)
+        self.postgres = PostgresClient(configuration: config.service.postgresPool, backgroundLogger: logger)
         self.redis = RedisClient(endpoint: config.service.redis, logger: logger)
         self.subscriber = RedisSubscriber(endpoint: config.service.redis, logger: logger)
         self.tokens = await TokenService(secret: config.jwtSecret, lifetime: config.tokenLifetime)

@@ -37,7 +37,7 @@ struct SchedulerCommand: AsyncParsableCommand {
 /// The scheduler process: PostgreSQL pool (migrated at start), leader election, the leader's duties (reaper and
 /// reconciler) and `/health`.
 func buildScheduler(_ config: SchedulerConfiguration, logger: Logger) -> some ApplicationProtocol {
-    let postgres = PostgresClient(configuration: config.service.postgres, backgroundLogger: logger)
+    let postgres = PostgresClient(configuration: config.service.postgresPool, backgroundLogger: logger)
     let redis = RedisClient(endpoint: config.service.redis, logger: logger)
     let election = LeaderElection(
         redis: redis, key: config.service.keys.schedulerLeader, instanceID: config.instanceID, ttl: config.leaderTTL, logger: logger

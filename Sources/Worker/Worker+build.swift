@@ -7,7 +7,7 @@ import Shared
 /// The worker's services, in start order: the PostgreSQL pool and the control-channel listener first, the consumer
 /// last (so it stops first).
 func buildWorkerServices(_ config: WorkerConfiguration, logger: Logger) -> [ServiceGroupConfiguration.ServiceConfiguration] {
-    let postgres = PostgresClient(configuration: config.service.postgres, backgroundLogger: logger)
+    let postgres = PostgresClient(configuration: config.service.postgresPool, backgroundLogger: logger)
     let redis = RedisClient(endpoint: config.service.redis, logger: logger)
     let subscriber = RedisSubscriber(endpoint: config.service.redis, logger: logger)
     let registry = CancellationRegistry()

@@ -13,21 +13,15 @@ extension RunStore {
         let leaseSeconds = Double(lease.wholeMilliseconds) / 1000
         // Autocommitted: once the claim is committed this attempt owns the run and nobody else writes its events or
         // checkpoints, so reading them afterwards, in statements of their own, sees everything earlier owners wrote.
-        let rows = try await client.query(
-            """
-            UPDATE runs r SET status = 'running', attempt = r.attempt + 1, deliveries = r.deliveries + 1,
-                worker_id = \(worker), lease_expires_at = now() + make_interval(secs => \(leaseSeconds)),
-                started_at = COALESCE(r.started_at, now()), updated_at = now()
-            FROM unnest(\(entries.map(\.runID.uuid))::uuid[], \(entries.map(\.tenantID.uuid))::uuid[], \(entries.map(\.attempt))::integer[])
-                AS e(id, tenant, attempt)
-            WHERE r.id = e.id AND r.tenant_id = e.tenant
-              AND ((r.status = 'queued' AND r.attempt = e.attempt) OR (r.status = 'running' AND r.lease_expires_at < now()))
-            RETURNING r.id, r.thread_id, r.pipeline, r.input::text, r.attempt, r.retries
-            """,
+        let rows = try await client.execute(
+            ClaimStatement(
+                worker: worker, leaseSeconds: leaseSeconds, ids: entries.map(\.runID.uuid), tenants: entries.map(\.tenantID.uuid),
+                attempts: entries.map(\.attempt)
+            ),
             logger: logger
         )
         var claimed: [UUID: (thread: UUID?, pipeline: String, input: String, attempt: Int, retries: Int)] = [:]
-        for try await (id, thread, pipeline, input, attempt, retries) in rows.decode((UUID, UUID?, String, String, Int, Int).self) {
+        for try await (id, thread, pipeline, input, attempt, retries) in rows {
             claimed[id] = (thread, pipeline, input, attempt, retries)
         }
         guard !claimed.isEmpty else { return entries.map { _ in nil } }
@@ -116,18 +110,15 @@ extension RunStore {
         guard !runs.isEmpty else { return [] }
         precondition(runs.allSatisfy { $0.threadID == nil && $0.idempotencyKey == nil }, "only runs without thread or key")
         let ids = runs.map { _ in UUID() }
-        let rows = try await client.query(
-            """
-            INSERT INTO runs (id, tenant_id, pipeline, input, status, stage_count, priority)
-            SELECT n.id, n.tenant_id, n.pipeline, n.input::jsonb, 'queued', n.stage_count, n.priority
-            FROM unnest(\(ids)::uuid[], \(runs.map(\.tenantID.uuid))::uuid[], \(runs.map(\.pipeline))::text[],
-                        \(runs.map(\.input))::text[], \(runs.map(\.stageCount))::integer[], \(runs.map(\.priority.rank))::smallint[])
-                 AS n(id, tenant_id, pipeline, input, stage_count, priority)
-            RETURNING \(unescaped: Self.runColumns)
-            """,
+        let rows = try await client.execute(
+            InsertRunsStatement(
+                ids: ids, tenants: runs.map(\.tenantID.uuid), pipelines: runs.map(\.pipeline), inputs: runs.map(\.input),
+                stageCounts: runs.map(\.stageCount), priorities: runs.map(\.priority.rank)
+            ),
             logger: logger
         )
-        let records = Dictionary(uniqueKeysWithValues: try await Self.records(rows).map { ($0.id.uuid, $0) })
+        var records: [UUID: RunRecord] = [:]
+        for try await row in rows { records[row.0] = Self.record(row) }
         return try ids.map { id in
             guard let record = records[id] else { throw PostgresStoreError.missingRow }
             return record
@@ -206,6 +197,65 @@ struct CommitStatement: PostgresPreparedStatement {
         bindings.append(eventAgents)
         bindings.append(eventData)
         bindings.append(eventTimes)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
+}
+
+/// The batched claim, prepared once per connection (see `CommitStatement`).
+struct ClaimStatement: PostgresPreparedStatement {
+    typealias Row = (UUID, UUID?, String, String, Int, Int)
+
+    // Autocommitted: once the claim is committed this attempt owns the run and nobody else writes its events or
+    // checkpoints, so reading them afterwards, in statements of their own, sees everything earlier owners wrote.
+    static let sql = """
+        UPDATE runs r SET status = 'running', attempt = r.attempt + 1, deliveries = r.deliveries + 1,
+            worker_id = $1, lease_expires_at = now() + make_interval(secs => $2),
+            started_at = COALESCE(r.started_at, now()), updated_at = now()
+        FROM unnest($3::uuid[], $4::uuid[], $5::integer[]) AS e(id, tenant, attempt)
+        WHERE r.id = e.id AND r.tenant_id = e.tenant
+          AND ((r.status = 'queued' AND r.attempt = e.attempt) OR (r.status = 'running' AND r.lease_expires_at < now()))
+        RETURNING r.id, r.thread_id, r.pipeline, r.input::text, r.attempt, r.retries
+        """
+
+    var worker: String, leaseSeconds: Double, ids: [UUID], tenants: [UUID], attempts: [Int]
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 5)
+        bindings.append(worker)
+        bindings.append(leaseSeconds)
+        bindings.append(ids)
+        bindings.append(tenants)
+        bindings.append(attempts)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
+}
+
+/// The batched insert of queued runs, prepared once per connection (see `CommitStatement`).
+struct InsertRunsStatement: PostgresPreparedStatement {
+    typealias Row = RunStore.RunRow
+
+    static let sql = """
+        INSERT INTO runs (id, tenant_id, pipeline, input, status, stage_count, priority)
+        SELECT n.id, n.tenant_id, n.pipeline, n.input::jsonb, 'queued', n.stage_count, n.priority
+        FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::integer[], $6::smallint[])
+             AS n(id, tenant_id, pipeline, input, stage_count, priority)
+        RETURNING \(RunStore.runColumns)
+        """
+
+    var ids: [UUID], tenants: [UUID], pipelines: [String], inputs: [String], stageCounts: [Int], priorities: [Int]
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 6)
+        bindings.append(ids)
+        bindings.append(tenants)
+        bindings.append(pipelines)
+        bindings.append(inputs)
+        bindings.append(stageCounts)
+        bindings.append(priorities)
         return bindings
     }
 

@@ -251,21 +251,25 @@ public struct RunStore: Sendable {
         return events
     }
 
+    /// A row of `runColumns`.
+    typealias RunRow = (UUID, UUID, UUID?, String, String, String?, Int, Int, Date, Date?, Date?, String?, String?, Int, Date?)
+
     static func records(_ rows: PostgresRowSequence) async throws -> [RunRecord] {
         var runs: [RunRecord] = []
-        let columns = (UUID, UUID, UUID?, String, String, String?, Int, Int, Date, Date?, Date?, String?, String?, Int, Date?).self
-        for try await row in rows.decode(columns) {
-            let (id, tenant, thread, pipeline, status, stage, stageCount, attempt, created, started, finished, error, result, priority, due) = row
-            var run = RunRecord(
-                id: RunID(uuid: id), tenantID: TenantID(uuid: tenant), threadID: thread.map(ThreadID.init), pipeline: pipeline,
-                status: RunStatus(rawValue: status) ?? .failed, currentStage: stage, stageCount: stageCount, attempt: attempt,
-                createdAt: created, startedAt: started, finishedAt: finished, error: error, result: result
-            )
-            run.priority = RunPriority(rank: priority) ?? .normal
-            run.scheduledFor = due
-            runs.append(run)
-        }
+        for try await row in rows.decode(RunRow.self) { runs.append(record(row)) }
         return runs
+    }
+
+    static func record(_ row: RunRow) -> RunRecord {
+        let (id, tenant, thread, pipeline, status, stage, stageCount, attempt, created, started, finished, error, result, priority, due) = row
+        var run = RunRecord(
+            id: RunID(uuid: id), tenantID: TenantID(uuid: tenant), threadID: thread.map(ThreadID.init), pipeline: pipeline,
+            status: RunStatus(rawValue: status) ?? .failed, currentStage: stage, stageCount: stageCount, attempt: attempt,
+            createdAt: created, startedAt: started, finishedAt: finished, error: error, result: result
+        )
+        run.priority = RunPriority(rank: priority) ?? .normal
+        run.scheduledFor = due
+        return run
     }
 
     /// Decodes `id, tenant_id, attempt, priority::integer` rows into stream entries.
