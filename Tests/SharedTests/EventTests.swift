@@ -55,6 +55,19 @@ struct EventTests {
         }
     }
 
+    @Test func quotedStringsAreJSONThatDecodesToTheOriginal() throws {
+        let strings = [
+            "", "triage", "a \"quoted\" name", #"back\slash"#, "line\nbreak\r\ttab", "\u{0}\u{1}\u{1f}\u{7f}", "ünïcödé 🚀 日本",
+            "</script>", "slash/es", "\u{2028}",
+        ]
+        for string in strings {
+            let quoted = JSONText.quoted(string)
+            #expect(try JSONDecoder().decode(String.self, from: Data(quoted.utf8)) == string, "\(quoted)")
+            #expect(quoted.unicodeScalars.allSatisfy { $0.value >= 0x20 }, "no raw control character in \(quoted)")
+        }
+        #expect(JSONText.quoted("a\"b\\c\u{1}") == #""a\"b\\c\u0001""#)
+    }
+
     @Test func streamEntryRoundTrips() throws {
         let entry = RunStreamEntry(runID: RunID(), tenantID: TenantID(), attempt: 3)
         let fields = Dictionary(uniqueKeysWithValues: entry.fields.map { ($0.key, $0.value) })
