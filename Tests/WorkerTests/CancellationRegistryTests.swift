@@ -1,3 +1,5 @@
+import Foundation
+import PostgresNIO
 import Shared
 import SharedTestSupport
 import Testing
@@ -42,6 +44,51 @@ struct CancellationRegistryTests {
         #expect(!(await signalled(registry.watch(runs[0]), registry, runs[0])))
         #expect(await signalled(registry.watch(runs[1]), registry, runs[1]))
         #expect(await signalled(registry.watch(runs[runs.count - 1]), registry, runs[runs.count - 1]))
+    }
+
+    /// A request published while the worker was not subscribed (starting, or Redis reconnecting) never arrives:
+    /// the listener reads the flags of the runs it holds whenever it (re)subscribes. No message is published here.
+    @Test func onSubscribingTheListenerCancelsTheHeldRunsWhoseCancellationWasRequested() async throws {
+        let logger = TestEnvironment.logger("control")
+        try await withPostgres { client in
+            try await Migrations.apply(on: client, logger: logger)
+            let store = RunStore(client: client)
+            let (tenant, user) = try await IdentityStore(client: client).createTenant(
+                name: "t", userName: "u", email: "\(UUID())@example.com", passwordHash: "x", logger: logger
+            )
+            var held: [RunID] = []
+            for _ in 0..<2 {
+                let run = try await store.create(
+                    NewRun(tenantID: tenant, threadID: nil, userID: user, pipeline: "bench", input: #"{"message":"m"}"#, stageCount: 1, message: nil),
+                    logger: logger
+                )
+                let entry = RunStreamEntry(runID: run.id, tenantID: tenant, attempt: 0)
+                _ = try #require(try await store.claim(entry, worker: "w", lease: .seconds(60), logger: logger))
+                held.append(run.id)
+            }
+            let (flagged, other) = (held[0], held[1])
+            guard case .requested = try #require(try await store.cancel(flagged, tenant: tenant, logger: logger)) else {
+                Issue.record("the running run's cancellation was not recorded as requested")
+                return
+            }
+            let registry = CancellationRegistry()
+            let flaggedSignal = registry.watch(flagged)
+            let otherSignal = registry.watch(other)
+            let subscriber = RedisSubscriber(endpoint: TestEnvironment.redis, logger: logger)
+            let listener = ControlListener(
+                subscriber: subscriber, channel: "\(TestEnvironment.uniquePrefix()):control", registry: registry, store: store, logger: logger
+            )
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await subscriber.run() }
+                group.addTask { try await listener.run() }
+                try await withDeadline("the flagged run's cancellation") {
+                    var signals = flaggedSignal.makeAsyncIterator()
+                    _ = await signals.next()
+                }
+                #expect(!(await signalled(otherSignal, registry, other)))
+                group.cancelAll()
+            }
+        }
     }
 
     @Test func waitingForTheControlChannelEndsWhenItIsSubscribedOrAfterTheLimit() async throws {
