@@ -161,7 +161,8 @@ func buildRouter(_ dependencies: GatewayDependencies) -> Router<GatewayContext> 
 
     let webSockets = WebSocketSession.Common(
         submitter: dependencies.submitter, relay: dependencies.relay, runs: dependencies.runs, control: dependencies.control,
-        sessions: dependencies.sessions, messageLimit: dependencies.config.webSocketMessages
+        sessions: dependencies.sessions, messageLimit: dependencies.config.webSocketMessages,
+        outboxLimit: dependencies.config.webSocketOutboxLimit
     )
     router.group("ws").add(middleware: AuthMiddleware(tokens: dependencies.tokens, apiKeys: dependencies.apiKeys, access: dependencies.access, allowQueryToken: true)).ws("") { inbound, outbound, context in
         guard let identity = context.requestContext.identity else { return }

@@ -27,6 +27,8 @@ struct GatewayConfiguration: Sendable {
     var rateLimits = RateLimits()
     /// Per-connection limit on the messages a WebSocket client sends.
     var webSocketMessages = WebSocketMessageLimiter.Limit.standard
+    /// Messages waiting for a WebSocket client before it counts as too slow and is closed with 1013.
+    var webSocketOutboxLimit = WebSocketSession.maxPendingOutputs
     /// Browser origins allowed to call the API cross-origin; empty: no CORS headers at all (same origin only).
     var corsOrigins: [String] = []
     /// The external base URL (no trailing slash); the single sign-on callback hangs off it.

@@ -26,12 +26,14 @@ struct HardenedEdgeTests {
     static func withGateway(
         logger: Logger = TestEnvironment.logger("edges"),
         webSocketMessages: WebSocketMessageLimiter.Limit? = nil,
+        webSocketOutboxLimit: Int? = nil,
         corsOrigins: [String] = [],
         _ body: @escaping @Sendable (TestStack) async throws -> Void
     ) async throws {
         let service = TestEnvironment.service()
         var config = TestStack.gatewayConfiguration(service)
         if let webSocketMessages { config.webSocketMessages = webSocketMessages }
+        if let webSocketOutboxLimit { config.webSocketOutboxLimit = webSocketOutboxLimit }
         config.corsOrigins = corsOrigins
         let app = try await buildApplication(config, logger: logger)
         try await app.test(.live) { client in
@@ -125,6 +127,42 @@ struct HardenedEdgeTests {
                 }
             }
             #expect(fragmented?.closeCode == .messageTooLarge)
+        }
+    }
+
+    /// A client that stops reading while its run's events keep coming: once the socket's buffers are full and the
+    /// session holds its limit of messages, it is closed with 1013 instead of holding ever more memory (the client
+    /// reconnects and resumes from its last `seq`). The limit is lowered to 64 here; the buffers take megabytes.
+    @Test func aClientThatStopsReadingIsClosedWith1013() async throws {
+        try await Self.withGateway(webSocketOutboxLimit: 64) { stack in
+            let token = try await stack.tenantToken()
+            let run = try #require(RunID(try await stack.submit(#"{"message":"m"}"#, token: token)))
+            let redis = RedisClient(endpoint: stack.service.redis, logger: stack.logger)
+            let channel = stack.service.keys.runEvents(run)
+            let padding = String(repeating: "x", count: 4096)
+            let received = Atomic<Int>(0)
+            let closed = try await withDeadline("the close of a client that stopped reading", .seconds(60)) {
+                try await WebSocketClient.connect(url: Self.webSocketURL(stack, token: token), logger: stack.logger) { inbound, outbound, _ in
+                    var iterator = inbound.messages(maxSize: 1 << 20).makeAsyncIterator()
+                    _ = try await iterator.next()  // connection_established
+                    try await outbound.write(.text(#"{"action":"subscribe_run","data":{"run_id":"\#(run)","last_seq":0}}"#))
+                    try await waitUntil("the gateway's subscription to the run") {
+                        (try await redis.send(["PUBSUB", "NUMSUB", RedisArgument(channel)]).array?.last?.int ?? 0) == 1
+                    }
+                    // 32 MiB of events while this client reads nothing: several times what the sockets' buffers hold.
+                    for batch in 0..<32 {
+                        let commands: [[RedisArgument]] = (1...256).map { index in
+                            let seq = batch * 256 + index
+                            let event = ServerMessage.json(type: .agentLog, data: #"{"pad":"\#(padding)"}"#, runID: run, seq: seq)
+                            return ["PUBLISH", RedisArgument(channel), RedisArgument(event)]
+                        }
+                        _ = try await redis.pipeline(commands)
+                    }
+                    while try await iterator.next() != nil { received.add(1, ordering: .relaxed) }
+                }
+            }
+            #expect(closed?.closeCode == WebSocketErrorCode(codeNumber: 1013))
+            #expect(received.load(ordering: .relaxed) < 32 * 256)
         }
     }
 

@@ -32,10 +32,12 @@ struct WebSocketSession: Sendable {
         let sessions: WebSocketSessions
         /// Inbound messages allowed per second and at once.
         let messageLimit: WebSocketMessageLimiter.Limit
+        /// Outgoing messages a session may hold before the client counts as too slow.
+        let outboxLimit: Int
 
         init(
             submitter: RunSubmitter, relay: EventRelay, runs: RunStore, control: RunControl, sessions: WebSocketSessions,
-            messageLimit: WebSocketMessageLimiter.Limit
+            messageLimit: WebSocketMessageLimiter.Limit, outboxLimit: Int = WebSocketSession.maxPendingOutputs
         ) {
             self.submitter = submitter
             self.relay = relay
@@ -43,6 +45,7 @@ struct WebSocketSession: Sendable {
             self.control = control
             self.sessions = sessions
             self.messageLimit = messageLimit
+            self.outboxLimit = outboxLimit
         }
     }
 
@@ -185,7 +188,7 @@ struct WebSocketSession: Sendable {
             )
         )
         let watches = Watches(subscriber: relay.subscriber)
-        let outbox = Outbox<Output>(limit: Self.maxPendingOutputs) { output in
+        let outbox = Outbox<Output>(limit: common.outboxLimit) { output in
             try await deliver(output, watches: watches, send: send)
         } overflowed: {
             logger.info("Closing a WebSocket that fell too far behind", metadata: [LogKey.tenantID: "\(identity.tenantID)"])
