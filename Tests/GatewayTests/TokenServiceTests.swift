@@ -44,4 +44,23 @@ struct TokenServiceTests {
         await #expect(throws: NetraError.self) { try await service.verify(token + "x") }
         #expect(try await service.verify(token).tenantID == user.tenantID)
     }
+
+    @Test func theRememberedTokensAreBoundedAndTheExpiredGoFirst() {
+        let cache = VerifiedTokens()
+        let now = Date()
+        func identity(expiring expiry: Date) -> Identity {
+            Identity(tenantID: user.tenantID, userID: user.id, role: user.role, tokenID: nil, expiresAt: expiry)
+        }
+        // Half already expired, half valid, up to the limit.
+        for index in 0..<VerifiedTokens.limit {
+            cache.keep(identity(expiring: now.addingTimeInterval(index.isMultiple(of: 2) ? -1 : 600)), of: "t\(index)", now: now)
+        }
+        #expect(cache.count == VerifiedTokens.limit)
+        cache.keep(identity(expiring: now.addingTimeInterval(600)), of: "new", now: now)
+        #expect(cache.count == VerifiedTokens.limit / 2 + 1)
+        #expect(cache.identity(of: "t0") == nil && cache.identity(of: "t1") != nil && cache.identity(of: "new") != nil)
+        // All valid and full: it starts over rather than grow.
+        for index in 0..<VerifiedTokens.limit { cache.keep(identity(expiring: now.addingTimeInterval(600)), of: "u\(index)", now: now) }
+        #expect(cache.count <= VerifiedTokens.limit)
+    }
 }
