@@ -66,9 +66,11 @@ pg_run() {
 # server options, for profiling (e.g. "-c shared_preload_libraries=pg_stat_statements").
 start_postgres() {
   local dir=$1 port=$2 tls_dir=${3:-}
+  # Absolute: the server runs in its data folder, and the loop below climbs with `dirname` up to "/".
+  mkdir -p "$dir"
+  dir=$(cd "$dir" && pwd)
   local data="$dir/data" socket="$dir/socket"
   local tls=""
-  mkdir -p "$dir"
   if [ "$(id -u)" -eq 0 ]; then
     # The postgres user must be able to reach the folder through the repository's parents.
     local path=$dir
