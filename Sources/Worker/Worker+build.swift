@@ -11,23 +11,24 @@ func buildWorkerServices(_ config: WorkerConfiguration, logger: Logger) -> [Serv
     let redis = RedisClient(endpoint: config.service.redis, logger: logger)
     let subscriber = RedisSubscriber(endpoint: config.service.redis, logger: logger)
     let registry = CancellationRegistry()
+    let store = RunStore(client: postgres)
     let admission = Admission(redis: redis, config: config.service)
     if let llm = config.llm { logger.info("LLM enabled", metadata: ["llm.model": "\(llm.model)", "llm.timeout": "\(llm.timeout)"]) }
     let runner = PipelineRunner(
-        store: RunStore(client: postgres),
+        store: store,
         redis: redis,
         admission: admission,
         workerID: config.consumerName,
         heartbeatInterval: config.heartbeatInterval,
         leaseDuration: config.leaseDuration,
         stages: StageCatalog(
-            recorder: ExecutionRecorder(store: RunStore(client: postgres), worker: config.consumerName, logger: logger),
+            recorder: ExecutionRecorder(store: store, worker: config.consumerName, logger: logger),
             workloads: WorkloadStore(client: postgres), llm: config.llm.map { ChatCompletionsClient(configuration: $0) }, logger: logger
         ),
         registry: registry,
         delayed: DelayedQueue(redis: redis, keys: config.service.keys),
         batching: RunBatching(
-            store: RunStore(client: postgres), redis: redis, keys: config.service.keys, worker: config.consumerName,
+            store: store, redis: redis, keys: config.service.keys, worker: config.consumerName,
             lease: config.leaseDuration, logger: logger
         ),
         retryBaseDelay: config.retryBaseDelay
@@ -47,9 +48,7 @@ func buildWorkerServices(_ config: WorkerConfiguration, logger: Logger) -> [Serv
     return monitoring + [
         .init(service: postgres),
         .init(service: subscriber),
-        .init(service: ControlListener(
-                subscriber: subscriber, channel: config.service.keys.control, registry: registry, store: RunStore(client: postgres), logger: logger
-            )),
+        .init(service: ControlListener(subscriber: subscriber, channel: config.service.keys.control, registry: registry, store: store, logger: logger)),
         .init(service: WorkerRegistration(admission: admission, worker: config.consumerName, concurrency: config.concurrency, logger: logger)),
         .init(service: consumer, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
     ]

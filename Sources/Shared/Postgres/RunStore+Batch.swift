@@ -176,28 +176,11 @@ struct CommitStatement: PostgresPreparedStatement {
     var eventData: [String], eventTimes: [Date]
 
     func makeBindings() throws -> PostgresBindings {
-        var bindings = PostgresBindings(capacity: 20)
-        bindings.append(ids)
-        bindings.append(attempts)
-        bindings.append(kinds)
-        bindings.append(stages)
-        bindings.append(payloads)
-        bindings.append(notBefore)
-        bindings.append(checkpointRuns)
-        bindings.append(checkpointIndexes)
-        bindings.append(checkpointNames)
-        bindings.append(checkpointAttempts)
-        bindings.append(checkpointOutputs)
-        bindings.append(checkpointStarts)
-        bindings.append(checkpointEnds)
-        bindings.append(eventRuns)
-        bindings.append(eventSeqs)
-        bindings.append(eventTenants)
-        bindings.append(eventTypes)
-        bindings.append(eventAgents)
-        bindings.append(eventData)
-        bindings.append(eventTimes)
-        return bindings
+        PostgresBindings(
+            ids, attempts, kinds, stages, payloads, notBefore,
+            checkpointRuns, checkpointIndexes, checkpointNames, checkpointAttempts, checkpointOutputs, checkpointStarts, checkpointEnds,
+            eventRuns, eventSeqs, eventTenants, eventTypes, eventAgents, eventData, eventTimes
+        )
     }
 
     func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
@@ -207,8 +190,6 @@ struct CommitStatement: PostgresPreparedStatement {
 struct ClaimStatement: PostgresPreparedStatement {
     typealias Row = (UUID, UUID?, String, String, Int, Int)
 
-    // Autocommitted: once the claim is committed this attempt owns the run and nobody else writes its events or
-    // checkpoints, so reading them afterwards, in statements of their own, sees everything earlier owners wrote.
     static let sql = """
         UPDATE runs r SET status = 'running', attempt = r.attempt + 1, deliveries = r.deliveries + 1,
             worker_id = $1, lease_expires_at = now() + make_interval(secs => $2),
@@ -221,15 +202,7 @@ struct ClaimStatement: PostgresPreparedStatement {
 
     var worker: String, leaseSeconds: Double, ids: [UUID], tenants: [UUID], attempts: [Int]
 
-    func makeBindings() throws -> PostgresBindings {
-        var bindings = PostgresBindings(capacity: 5)
-        bindings.append(worker)
-        bindings.append(leaseSeconds)
-        bindings.append(ids)
-        bindings.append(tenants)
-        bindings.append(attempts)
-        return bindings
-    }
+    func makeBindings() throws -> PostgresBindings { PostgresBindings(worker, leaseSeconds, ids, tenants, attempts) }
 
     func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
 }
@@ -248,16 +221,15 @@ struct InsertRunsStatement: PostgresPreparedStatement {
 
     var ids: [UUID], tenants: [UUID], pipelines: [String], inputs: [String], stageCounts: [Int], priorities: [Int]
 
-    func makeBindings() throws -> PostgresBindings {
-        var bindings = PostgresBindings(capacity: 6)
-        bindings.append(ids)
-        bindings.append(tenants)
-        bindings.append(pipelines)
-        bindings.append(inputs)
-        bindings.append(stageCounts)
-        bindings.append(priorities)
-        return bindings
-    }
+    func makeBindings() throws -> PostgresBindings { PostgresBindings(ids, tenants, pipelines, inputs, stageCounts, priorities) }
 
     func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
+}
+
+extension PostgresBindings {
+    /// Bindings of a prepared statement's parameters, `$1` first.
+    init(_ values: any PostgresDynamicTypeEncodable...) {
+        self.init(capacity: values.count)
+        for value in values { append(value) }
+    }
 }
