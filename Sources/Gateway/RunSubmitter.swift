@@ -173,13 +173,13 @@ struct SubmissionBatching: Sendable {
     let entries: Batcher<RunStreamEntry, Void>
 
     init(runs: RunStore, queue: RunQueue, logger: Logger) {
-        inserts = Batcher(maxBatch: 256, maxConcurrentFlushes: 2) { batch in
+        inserts = Batcher(maxBatch: 256) { batch in
             await Batcher.serveEachAloneOnFailure(batch, logger: logger, "Inserting a batch of runs failed") {
                 try await runs.createSimple($0, logger: logger).map { .success($0) }
             }
         }
         // Admission is one script call per run, pipelined.
-        entries = Batcher(maxBatch: 512, maxConcurrentFlushes: 2) { batch in
+        entries = Batcher(maxBatch: 512) { batch in
             do {
                 try await queue.enqueue(batch)
                 return batch.map { _ in .success(()) }

@@ -16,7 +16,7 @@ struct RunBatching: Sendable {
         // connection dropped while the answer was on its way), and a retry would then find the runs running under a
         // live lease, answer "claimed by someone else", and the entries would be acknowledged while nobody runs them.
         // Failing them all leaves them pending; the reaper gives them to a worker once the lease (if any) lapses.
-        claims = Batcher(maxBatch: 128, maxConcurrentFlushes: 2) { entries in
+        claims = Batcher(maxBatch: 128) { entries in
             let started = ContinuousClock.now
             defer { NetraMetric.timer(NetraMetric.postgresBatch, [("statement", "claim")]).record(duration: ContinuousClock.now - started) }
             do {
@@ -26,7 +26,7 @@ struct RunBatching: Sendable {
                 return entries.map { _ in .failure(error) }
             }
         }
-        commits = Batcher(maxBatch: 256, maxConcurrentFlushes: 3) { writes in
+        commits = Batcher(maxBatch: 256) { writes in
             await Batcher.serveEachAloneOnFailure(writes, logger: logger, "Committing a batch failed") { writes in
                 let started = ContinuousClock.now
                 let results = try await store.commit(writes, logger: logger)
