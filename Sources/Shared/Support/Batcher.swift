@@ -21,7 +21,8 @@ public final class Batcher<Item: Sendable, Output: Sendable>: Sendable {
     private struct Waiting {
         let id: UInt64
         let item: Item
-        let continuation: CheckedContinuation<Output, any Error>
+        /// Receives the item's result: a waiting caller's continuation, or `post`'s handler.
+        let complete: @Sendable (Result<Output, any Error>) -> Void
     }
 
     private struct State {
@@ -62,21 +63,37 @@ public final class Batcher<Item: Sendable, Output: Sendable>: Sendable {
         }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
-                let batch: [Waiting]? = state.withLock { state in
-                    state.pending.append(Waiting(id: id, item: item, continuation: continuation))
-                    guard state.flushing < maxConcurrentFlushes else { return nil }
-                    state.flushing += 1
-                    return state.take(maxBatch)
-                }
-                if let batch { Task { await self.drain(batch) } }
+                enqueue(Waiting(id: id, item: item) { continuation.resume(with: $0) })
             }
         } onCancel: {
             let withdrawn = state.withLock { state -> Waiting? in
                 guard let index = state.pending.firstIndex(where: { $0.id == id }) else { return nil }
                 return state.pending.remove(at: index)
             }
-            withdrawn?.continuation.resume(throwing: CancellationError())
+            withdrawn?.complete(.failure(CancellationError()))
         }
+    }
+
+    /// Queues `item` without waiting for it; `completion` gets its result once its batch is served.
+    ///
+    /// Items keep the order in which they were queued, whichever way: a caller that posts and then answers its
+    /// client has its item ahead of any item queued after that answer.
+    public func post(_ item: Item, completion: @escaping @Sendable (Result<Output, any Error>) -> Void) {
+        let id = state.withLock { state in
+            state.nextID += 1
+            return state.nextID
+        }
+        enqueue(Waiting(id: id, item: item, complete: completion))
+    }
+
+    private func enqueue(_ waiting: Waiting) {
+        let batch: [Waiting]? = state.withLock { state in
+            state.pending.append(waiting)
+            guard state.flushing < maxConcurrentFlushes else { return nil }
+            state.flushing += 1
+            return state.take(maxBatch)
+        }
+        if let batch { Task { await self.drain(batch) } }
     }
 
     /// Serves `batch`, then whatever queued meanwhile, until the queue is empty.
@@ -85,11 +102,7 @@ public final class Batcher<Item: Sendable, Output: Sendable>: Sendable {
         while true {
             let results = await flush(batch.map(\.item))
             for (index, waiting) in batch.enumerated() {
-                if index < results.count {
-                    waiting.continuation.resume(with: results[index])
-                } else {
-                    waiting.continuation.resume(throwing: BatchError.missingResult)
-                }
+                waiting.complete(index < results.count ? results[index] : .failure(BatchError.missingResult))
             }
             let next: [Waiting]? = state.withLock { state in
                 guard !state.pending.isEmpty else {
