@@ -90,6 +90,22 @@ struct BatcherTests {
         #expect(flusher.batches.withLock { $0.flatMap { $0 }.sorted() } == [0, 1, 2, 3, 4])
     }
 
+    @Test func postedItemsKeepTheirOrderAndGetTheirResults() async throws {
+        let flusher = Flusher()
+        let batcher = Batcher<Int, Int> { await flusher.flush($0) }
+        let results = Mutex<[Int: Int]>([:])
+        batcher.post(0) { result in results.withLock { $0[0] = try? result.get() } }
+        try await waitUntil("the first flush to be in flight") { flusher.holding == 1 }
+        for item in 1...3 { batcher.post(item) { result in results.withLock { $0[item] = try? result.get() } } }
+        let waited = Task { try await batcher.submit(4) }
+        try await waitUntil("four items to queue") { batcher.queued == 4 }
+        flusher.releaseAll()
+        #expect(try await waited.value == 40)
+        try await waitUntil("every posted item's result") { results.withLock { $0.count } == 4 }
+        #expect(results.withLock { $0 } == [0: 0, 1: 10, 2: 20, 3: 30])
+        #expect(flusher.batches.withLock { $0 } == [[0], [1, 2, 3, 4]], "in the order they were queued")
+    }
+
     @Test func cancellingAQueuedRequestWithdrawsIt() async throws {
         let flusher = Flusher()
         let batcher = Batcher<Int, Int> { await flusher.flush($0) }
