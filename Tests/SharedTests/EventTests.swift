@@ -68,6 +68,27 @@ struct EventTests {
         #expect(JSONText.quoted("a\"b\\c\u{1}") == #""a\"b\\c\u0001""#)
     }
 
+    @Test func timestampsAreWhatFoundationsFormatStyleWrites() {
+        let style = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+        var times: [Double] = [0, 1.9996, 1.0005, 951_782_400.999, 1_700_000_000, 1_764_480_000.1239, 4_102_444_799.999]
+        for _ in 0..<20_000 { times.append(Double.random(in: 946_684_800...4_102_444_800)) }
+        for _ in 0..<20_000 { times.append(Double(Int.random(in: 946_684_800_000...4_102_444_800_000)) / 1000) }
+        for time in times {
+            let date = Date(timeIntervalSince1970: time)
+            #expect(JSONText.timestamp(date) == date.formatted(style), "at \(time)")
+        }
+    }
+
+    @Test func identifiersAreLowerCaseCanonicalUUIDs() {
+        for _ in 0..<10_000 {
+            let uuid = UUID()
+            #expect(uuid.lowercasedText == uuid.uuidString.lowercased())
+            #expect(RunID(uuid: uuid).description == uuid.uuidString.lowercased())
+        }
+        let fixed = UUID(uuidString: "00FF10AB-9C0D-4E5F-A1B2-C3D4E5F60789")!
+        #expect(TenantID(uuid: fixed).description == "00ff10ab-9c0d-4e5f-a1b2-c3d4e5f60789")
+    }
+
     @Test func streamEntryRoundTrips() throws {
         let entry = RunStreamEntry(runID: RunID(), tenantID: TenantID(), attempt: 3)
         let fields = Dictionary(uniqueKeysWithValues: entry.fields.map { ($0.key, $0.value) })

@@ -12,7 +12,7 @@ extension UUIDIdentifier {
         guard let uuid = UUID(uuidString: description) else { return nil }
         self.init(uuid: uuid)
     }
-    public var description: String { uuid.uuidString.lowercased() }
+    public var description: String { uuid.lowercasedText }
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         let text = try container.decode(String.self)
@@ -35,3 +35,30 @@ public struct UserID: UUIDIdentifier { public let uuid: UUID; public init(uuid: 
 public struct ThreadID: UUIDIdentifier { public let uuid: UUID; public init(uuid: UUID) { self.uuid = uuid } }
 /// One agent run.
 public struct RunID: UUIDIdentifier { public let uuid: UUID; public init(uuid: UUID) { self.uuid = uuid } }
+
+extension UUID {
+    /// The canonical text in lower case (`8-4-4-4-12` hex digits), written in one pass: identifiers become text for
+    /// every Redis key, admission argument and published event, and `uuidString.lowercased()` made two strings each
+    /// time (`perf`).
+    public var lowercasedText: String {
+        withUnsafeBytes(of: uuid) { bytes in
+            String(unsafeUninitializedCapacity: 36) { text in
+                var position = 0
+                for (index, byte) in bytes.enumerated() {
+                    if index == 4 || index == 6 || index == 8 || index == 10 {
+                        text[position] = UInt8(ascii: "-")
+                        position += 1
+                    }
+                    text[position] = Self.hexDigit(byte >> 4)
+                    text[position + 1] = Self.hexDigit(byte & 0x0F)
+                    position += 2
+                }
+                return position
+            }
+        }
+    }
+
+    private static func hexDigit(_ nibble: UInt8) -> UInt8 {
+        nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
+    }
+}

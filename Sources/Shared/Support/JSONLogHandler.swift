@@ -201,36 +201,9 @@ struct JSONLineWriter {
 
     /// `"2026-11-29T18:00:00.123Z"`.
     mutating func timestamp(_ time: (seconds: Int, milliseconds: Int)) {
-        var seconds = time_t(time.seconds)
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
         bytes.append(UInt8(ascii: "\""))
-        digits(Int(parts.tm_year) + 1900, count: 4)
-        bytes.append(UInt8(ascii: "-"))
-        digits(Int(parts.tm_mon) + 1, count: 2)
-        bytes.append(UInt8(ascii: "-"))
-        digits(Int(parts.tm_mday), count: 2)
-        bytes.append(UInt8(ascii: "T"))
-        digits(Int(parts.tm_hour), count: 2)
-        bytes.append(UInt8(ascii: ":"))
-        digits(Int(parts.tm_min), count: 2)
-        bytes.append(UInt8(ascii: ":"))
-        digits(Int(parts.tm_sec), count: 2)
-        bytes.append(UInt8(ascii: "."))
-        digits(time.milliseconds, count: 3)
-        bytes += [UInt8(ascii: "Z"), UInt8(ascii: "\"")]
-    }
-
-    /// `number` in decimal, zero-padded to `count` digits.
-    private mutating func digits(_ number: Int, count: Int) {
-        var divisor = 1
-        for _ in 1..<count { divisor *= 10 }
-        var rest = number
-        while divisor > 0 {
-            bytes.append(UInt8(ascii: "0") + UInt8((rest / divisor) % 10))
-            rest %= divisor
-            divisor /= 10
-        }
+        RFC3339.write(seconds: time.seconds, milliseconds: time.milliseconds, into: &bytes)
+        bytes.append(UInt8(ascii: "\""))
     }
 
     private static func hexDigit(_ nibble: UInt8) -> UInt8 {

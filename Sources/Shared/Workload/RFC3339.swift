@@ -117,3 +117,46 @@ private struct DigitReader {
         return nil
     }
 }
+
+extension RFC3339 {
+    /// `2026-11-29T18:00:00.123Z`: UTC, milliseconds cut (not rounded) as `Date.ISO8601FormatStyle` does, which it
+    /// replaces on the hot paths: every published event carries one, and the format style was 2% of a worker's CPU in
+    /// the throughput benchmark (`perf`).
+    public static func text(_ date: Date) -> String {
+        let time = date.timeIntervalSince1970
+        let seconds = time.rounded(.down)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(24)
+        write(seconds: Int(seconds), milliseconds: Int(((time - seconds) * 1000).rounded(.down)), into: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Appends the text of `text(_:)` for a time given as whole seconds and milliseconds since 1970.
+    static func write(seconds: Int, milliseconds: Int, into bytes: inout [UInt8]) {
+        var time = time_t(seconds)
+        var parts = tm()
+        gmtime_r(&time, &parts)
+        func digits(_ number: Int, _ count: Int) {
+            var divisor = 1
+            for _ in 1..<count { divisor *= 10 }
+            while divisor > 0 {
+                bytes.append(UInt8(ascii: "0") + UInt8((number / divisor) % 10))
+                divisor /= 10
+            }
+        }
+        digits(Int(parts.tm_year) + 1900, 4)
+        bytes.append(UInt8(ascii: "-"))
+        digits(Int(parts.tm_mon) + 1, 2)
+        bytes.append(UInt8(ascii: "-"))
+        digits(Int(parts.tm_mday), 2)
+        bytes.append(UInt8(ascii: "T"))
+        digits(Int(parts.tm_hour), 2)
+        bytes.append(UInt8(ascii: ":"))
+        digits(Int(parts.tm_min), 2)
+        bytes.append(UInt8(ascii: ":"))
+        digits(Int(parts.tm_sec), 2)
+        bytes.append(UInt8(ascii: "."))
+        digits(milliseconds, 3)
+        bytes.append(UInt8(ascii: "Z"))
+    }
+}
