@@ -62,9 +62,10 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+        .systemLibrary(name: "CJemalloc", pkgConfig: "jemalloc", providers: [.apt(["libjemalloc-dev"])]),
         .target(
             name: "Shared",
-            dependencies: ["CHiredis", nio, nioPosix, nioSSL, nioTLS, postgres, lifecycle, unixSignals, logging, metrics, prometheus, configuration, argumentParser, hummingbird],
+            dependencies: ["CHiredis", "CJemalloc", nio, nioPosix, nioSSL, nioTLS, postgres, lifecycle, unixSignals, logging, metrics, prometheus, configuration, argumentParser, hummingbird],
             resources: [.embedInCode("Postgres/Migrations"), .embedInCode("Supply/catalog.json")],
             swiftSettings: settings
         ),

@@ -498,9 +498,10 @@ def validate_dockerfile() -> set[str]:
     builds = re.findall(r"swift build -c release --static-swift-stdlib --product \"\$product\"", logical)
     check("dockerfile: release build with the static Swift runtime", bool(builds) and "for product in netra-gateway netra-worker netra-scheduler" in logical)
     build_stage, _, runtime_stage = logical.partition("AS runtime")
-    check("dockerfile: build stage installs libhiredis-dev", "libhiredis-dev" in build_stage)
-    check("dockerfile: runtime installs libhiredis0.14, libstdc++6, zlib1g, ca-certificates",
-          all(p in runtime_stage for p in ("libhiredis0.14", "libstdc++6", "zlib1g", "ca-certificates")))
+    check("dockerfile: build stage installs libhiredis-dev and libjemalloc-dev",
+          all(p in build_stage for p in ("libhiredis-dev", "libjemalloc-dev")))
+    check("dockerfile: runtime installs libhiredis0.14, libjemalloc2, libstdc++6, zlib1g, ca-certificates",
+          all(p in runtime_stage for p in ("libhiredis0.14", "libjemalloc2", "libstdc++6", "zlib1g", "ca-certificates")))
     check("dockerfile: runtime has curl for the compose health checks", re.search(r"install[^\n]*\bcurl\b", runtime_stage) is not None)
     check("dockerfile: the three binaries are copied", all(b in logical for b in ("netra-gateway", "netra-worker", "netra-scheduler")))
     user = re.findall(r"^USER\s+(\S+)", runtime_stage, re.M)

@@ -9,9 +9,9 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-# Installs the Debian packages that are missing (redis-server, hiredis, PostgreSQL 15, openssl, curl).
+# Installs the Debian packages that are missing (redis-server, hiredis, jemalloc, PostgreSQL 15, openssl, curl).
 ensure_packages() {
-  local wanted=(redis-server libhiredis-dev postgresql-15 postgresql-client-15 libssl-dev openssl pkg-config curl ca-certificates python3 python3-websocket)
+  local wanted=(redis-server libhiredis-dev libjemalloc-dev postgresql-15 postgresql-client-15 libssl-dev openssl pkg-config curl ca-certificates python3 python3-websocket)
   local missing=()
   for package in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -27,6 +27,7 @@ public enum LogBootstrap {
         bootstrap(format: service.logFormat, level: service.logLevel)
         let logger = Logger(label: "netra.configuration")
         for warning in service.startupWarnings { logger.warning("\(warning)") }
+        logger.debug("Allocator", metadata: ["allocator": "\(Allocator.description)"])
     }
 
     /// A redacting handler in `format` that writes to `sink`.
