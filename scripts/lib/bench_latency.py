@@ -12,12 +12,16 @@ completed, and counts.
 """
 import http.client
 import json
+import os
 import sys
 import threading
 import time
 import urllib.parse
 
 import websocket  # Debian: python3-websocket
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_latency_report import report  # noqa: E402
 
 base, token = sys.argv[1], sys.argv[2]
 rate, seconds, stages = float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
@@ -101,26 +105,8 @@ done.wait(timeout=120)
 done.set()
 
 
-def percentiles(values):
-    values = sorted(values)
-    if not values:
-        return {}
-    pick = lambda q: values[min(len(values) - 1, int(q * len(values)))] * 1000
-    return {"p50": round(pick(0.50), 2), "p95": round(pick(0.95), 2), "p99": round(pick(0.99), 2), "p99_9": round(pick(0.999), 2)}
-
-
 with lock:
     first = [firsts[run] - due for run, due in scheduled.items() if run in firsts]
     completed = [completions[run] - due for run, due in scheduled.items() if run in completions]
-result = {
-    "rate": rate, "submitted": len(scheduled), "completed": len(completed), "errors": len(errors),
-    "ack_ms": percentiles(acks), "first_event_ms": percentiles(first), "completed_ms": percentiles(completed),
-}
-print(f"latency: {rate:.0f} runs/s of {stages} no-op stages for {seconds:.0f} s, open loop, 1 gateway + 2 workers")
-print(f"  runs submitted / completed / errors   {len(scheduled)} / {len(completed)} / {len(errors)}")
-print("  ms from scheduled submit             p50      p95      p99    p99.9")
-for name, key in (("submit ack (HTTP 202)", "ack_ms"), ("first event on the WebSocket", "first_event_ms"),
-                  ("agent_completed on the WebSocket", "completed_ms")):
-    values = result[key]
-    print(f"  {name:<34} {values.get('p50', 0):>7} {values.get('p95', 0):>8} {values.get('p99', 0):>8} {values.get('p99_9', 0):>8}")
-print(json.dumps(result))
+report(f"latency: {rate:.0f} runs/s of {stages} no-op stages for {seconds:.0f} s, open loop, 1 gateway + 2 workers",
+       rate, len(scheduled), len(errors), acks, first, completed)

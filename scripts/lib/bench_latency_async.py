@@ -27,6 +27,7 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_latency_report import report  # noqa: E402
 from bench_websocket import client_frame, parse_frames, parse_upgrade_response, upgrade_request  # noqa: E402
 
 CONNECTIONS_PER_PROCESS = 32
@@ -141,14 +142,6 @@ def run_process(index, processes, base, token, rate, seconds, stages, start, res
     results.put(asyncio.run(client(index, processes, base, token, rate, seconds, stages, start)))
 
 
-def percentiles(values):
-    values = sorted(values)
-    if not values:
-        return {}
-    pick = lambda q: values[min(len(values) - 1, int(q * len(values)))] * 1000
-    return {"p50": round(pick(0.50), 2), "p95": round(pick(0.95), 2), "p99": round(pick(0.99), 2), "p99_9": round(pick(0.999), 2)}
-
-
 def main():
     base, token = sys.argv[1], sys.argv[2]
     rate, seconds, stages = float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
@@ -168,19 +161,8 @@ def main():
     completed = [v for part in parts for v in part["completed"]]
     submitted = sum(part["submitted"] for part in parts)
     errors = sum(part["errors"] for part in parts)
-    result = {
-        "rate": rate, "submitted": submitted, "completed": len(completed), "errors": errors, "client_processes": processes,
-        "ack_ms": percentiles(acks), "first_event_ms": percentiles(first), "completed_ms": percentiles(completed),
-    }
-    print(f"latency: {rate:.0f} runs/s of {stages} no-op stages for {seconds:.0f} s, open loop, 1 gateway + 2 workers, "
-          f"{processes} client processes")
-    print(f"  runs submitted / completed / errors   {submitted} / {len(completed)} / {errors}")
-    print("  ms from scheduled submit             p50      p95      p99    p99.9")
-    for name, key in (("submit ack (HTTP 202)", "ack_ms"), ("first event on the WebSocket", "first_event_ms"),
-                      ("agent_completed on the WebSocket", "completed_ms")):
-        values = result[key]
-        print(f"  {name:<34} {values.get('p50', 0):>7} {values.get('p95', 0):>8} {values.get('p99', 0):>8} {values.get('p99_9', 0):>8}")
-    print(json.dumps(result))
+    report(f"latency: {rate:.0f} runs/s of {stages} no-op stages for {seconds:.0f} s, open loop, 1 gateway + 2 workers, "
+           f"{processes} client processes", rate, submitted, errors, acks, first, completed, client_processes=processes)
 
 
 if __name__ == "__main__":

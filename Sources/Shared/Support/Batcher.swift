@@ -57,10 +57,7 @@ public final class Batcher<Item: Sendable, Output: Sendable>: Sendable {
     /// Cancelling the caller withdraws the item if it is still queued (throwing `CancellationError`); once its batch
     /// is in flight, the caller waits for the outcome.
     public func submit(_ item: Item) async throws -> Output {
-        let id = state.withLock { state in
-            state.nextID += 1
-            return state.nextID
-        }
+        let id = nextID()
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 enqueue(Waiting(id: id, item: item) { continuation.resume(with: $0) })
@@ -77,13 +74,18 @@ public final class Batcher<Item: Sendable, Output: Sendable>: Sendable {
     /// Queues `item` without waiting for it; `completion` gets its result once its batch is served.
     ///
     /// Items keep the order in which they were queued, whichever way: a caller that posts and then answers its
-    /// client has its item ahead of any item queued after that answer.
+    /// client has its item ahead of any item queued after that answer. Nobody waits for a posted item, so one still
+    /// queued when its process stops is never served: post only what something else repairs (the gateway's
+    /// admissions, which the reconciler admits from PostgreSQL).
     public func post(_ item: Item, completion: @escaping @Sendable (Result<Output, any Error>) -> Void) {
-        let id = state.withLock { state in
+        enqueue(Waiting(id: nextID(), item: item, complete: completion))
+    }
+
+    private func nextID() -> UInt64 {
+        state.withLock { state in
             state.nextID += 1
             return state.nextID
         }
-        enqueue(Waiting(id: id, item: item, complete: completion))
     }
 
     private func enqueue(_ waiting: Waiting) {
