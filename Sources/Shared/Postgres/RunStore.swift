@@ -194,11 +194,11 @@ public struct RunStore: Sendable {
 
     /// The run, if it belongs to `tenant`.
     public func run(_ id: RunID, tenant: TenantID, logger: Logger) async throws -> RunRecord? {
-        let rows = try await client.query(
-            "SELECT \(unescaped: Self.runColumns) FROM runs WHERE id = \(id.uuid) AND tenant_id = \(tenant.uuid)",
-            logger: logger
-        )
-        return try await Self.records(rows).first
+        var run: RunRecord?
+        for try await row in try await client.execute(RunStatement(id: id.uuid, tenant: tenant.uuid), logger: logger) {
+            run = Self.record(row)
+        }
+        return run
     }
 
     /// The tenant's runs, newest first, optionally only those in `status`; `before` continues after a run of the
@@ -232,17 +232,9 @@ public struct RunStore: Sendable {
 
     /// The run's events after `seq`, in order.
     public func events(of run: RunID, tenant: TenantID, after seq: Int, limit: Int = 10_000, logger: Logger) async throws -> [RunEvent] {
-        let rows = try await client.query(
-            """
-            SELECT e.seq, e.type, e.agent_name, e.data::text, e.created_at, r.thread_id
-            FROM run_events e JOIN runs r ON r.id = e.run_id
-            WHERE e.run_id = \(run.uuid) AND e.tenant_id = \(tenant.uuid) AND e.seq > \(seq)
-            ORDER BY e.seq LIMIT \(limit)
-            """,
-            logger: logger
-        )
+        let rows = try await client.execute(EventsStatement(run: run.uuid, tenant: tenant.uuid, after: seq, limit: limit), logger: logger)
         var events: [RunEvent] = []
-        for try await (seq, type, agent, data, created, thread) in rows.decode((Int, String, String?, String, Date, UUID?).self) {
+        for try await (seq, type, agent, data, created, thread) in rows {
             guard let type = EventType(rawValue: type) else { continue }
             events.append(
                 RunEvent(runID: run, threadID: thread.map(ThreadID.init), seq: seq, type: type, agentName: agent, data: data, timestamp: created)
@@ -304,4 +296,37 @@ extension RunStore {
             logger: logger
         )
     }
+}
+
+/// A tenant's run by id, prepared once per connection: every status request and every WebSocket `subscribe_run`
+/// looks a run up, and parsing it each time showed in `pg_stat_statements` at 600 watched runs a second.
+struct RunStatement: PostgresPreparedStatement {
+    typealias Row = RunStore.RunRow
+
+    static let sql = "SELECT \(RunStore.runColumns) FROM runs WHERE id = $1 AND tenant_id = $2"
+
+    var id: UUID, tenant: UUID
+
+    func makeBindings() throws -> PostgresBindings { PostgresBindings(id, tenant) }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
+}
+
+/// A run's events after a `seq`, in order, prepared once per connection: the replay of every `subscribe_run` and of
+/// every events request (see `RunStatement`).
+struct EventsStatement: PostgresPreparedStatement {
+    typealias Row = (Int, String, String?, String, Date, UUID?)
+
+    static let sql = """
+        SELECT e.seq, e.type, e.agent_name, e.data::text, e.created_at, r.thread_id
+        FROM run_events e JOIN runs r ON r.id = e.run_id
+        WHERE e.run_id = $1 AND e.tenant_id = $2 AND e.seq > $3
+        ORDER BY e.seq LIMIT $4
+        """
+
+    var run: UUID, tenant: UUID, after: Int, limit: Int
+
+    func makeBindings() throws -> PostgresBindings { PostgresBindings(run, tenant, after, limit) }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
 }
