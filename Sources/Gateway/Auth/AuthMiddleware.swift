@@ -61,8 +61,9 @@ struct AdminMiddleware: RouterMiddleware {
     let adminToken: String
 
     func handle(_ request: Request, context: GatewayContext, next: (Request, GatewayContext) async throws -> Response) async throws -> Response {
-        guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer "),
-            APIKeys.constantTimeEquals(Array(header.utf8.dropFirst(7)), Array(adminToken.utf8))
+        // The scheme read as for every other bearer token (any case, blanks around the token trimmed).
+        guard let header = request.headers[.authorization], let token = AuthMiddleware.bearerToken(header),
+            APIKeys.constantTimeEquals(Array(token.utf8), Array(adminToken.utf8))
         else { throw NetraError.unauthorized }
         return try await next(request, context)
     }
