@@ -49,16 +49,12 @@ extension UUID {
                         text[position] = UInt8(ascii: "-")
                         position += 1
                     }
-                    text[position] = Self.hexDigit(byte >> 4)
-                    text[position + 1] = Self.hexDigit(byte & 0x0F)
+                    text[position] = ASCII.hexDigit(byte >> 4)
+                    text[position + 1] = ASCII.hexDigit(byte & 0x0F)
                     position += 2
                 }
                 return position
             }
         }
-    }
-
-    private static func hexDigit(_ nibble: UInt8) -> UInt8 {
-        nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
     }
 }

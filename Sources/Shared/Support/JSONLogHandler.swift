@@ -188,7 +188,7 @@ struct JSONLineWriter {
             case UInt8(ascii: "\t"): bytes += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
             case 0..<0x20, 0x7F:
                 bytes += [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0")]
-                bytes += [Self.hexDigit(byte >> 4), Self.hexDigit(byte & 0xF)]
+                bytes += [ASCII.hexDigit(byte >> 4), ASCII.hexDigit(byte & 0xF)]
             default: bytes.append(byte)
             }
         }
@@ -204,9 +204,5 @@ struct JSONLineWriter {
         bytes.append(UInt8(ascii: "\""))
         RFC3339.write(seconds: time.seconds, milliseconds: time.milliseconds, into: &bytes)
         bytes.append(UInt8(ascii: "\""))
-    }
-
-    private static func hexDigit(_ nibble: UInt8) -> UInt8 {
-        nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
     }
 }

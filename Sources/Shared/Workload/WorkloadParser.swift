@@ -189,4 +189,6 @@ enum ASCII {
 
     static func isWhitespace(_ byte: UInt8) -> Bool { byte == space || byte == lineFeed || byte == carriageReturn || byte == tab }
     static func isDigit(_ byte: UInt8) -> Bool { byte >= zero && byte <= nine }
+    /// The lower-case hex digit of `nibble` (0…15), for identifiers and log lines written by hand.
+    static func hexDigit(_ nibble: UInt8) -> UInt8 { nibble < 10 ? zero + nibble : UInt8(ascii: "a") + nibble - 10 }
 }
