@@ -4,14 +4,37 @@ import ServiceLifecycle
 import Shared
 import Synchronization
 
-/// The runs this worker executes, so a cancellation request (from the control channel) reaches the right task.
+/// Why a held run must stop before it is done.
+enum RunInterruption: Sendable, Equatable {
+    /// A client asked to cancel it.
+    case cancelRequested
+    /// Another attempt owns it now (its lease lapsed and the reaper gave it away).
+    case leaseLost
+}
+
+/// The runs this worker executes, with what the lease keeper renews, so that a cancellation request (from the control
+/// channel or a renewal) or a lost lease reaches the right task.
 ///
 /// A request may arrive before the run it names is registered (it was published between the claim and the start
-/// of the run's lease); the most recent such requests are kept and `watch` honours them. A run is only ever
+/// of the run's lease); the most recent such requests are kept and `hold` honours them. A run is only ever
 /// cancelled once its flag is stored, and a cancelled run never runs again, so a kept request cannot go stale.
 final class CancellationRegistry: Sendable {
+    /// A held run's lease, as the keeper renews it.
+    struct Lease: Sendable, Equatable {
+        let run: RunID
+        let attempt: Int
+        /// The stream entry that delivered it, whose idle time each renewal resets.
+        let stream: String
+        let streamID: String
+    }
+
+    private struct Held {
+        let lease: Lease
+        let interruptions: AsyncStream<RunInterruption>.Continuation
+    }
+
     private struct State {
-        var watchers: [RunID: AsyncStream<Void>.Continuation] = [:]
+        var held: [RunID: Held] = [:]
         /// Requests for runs not (yet) registered here, oldest first.
         var early: [RunID] = []
     }
@@ -29,14 +52,15 @@ final class CancellationRegistry: Sendable {
         listened = Mutex(stream)
     }
 
-    /// Registers a run; the stream yields once when its cancellation is requested.
-    func watch(_ run: RunID) -> AsyncStream<Void> {
-        let (stream, continuation) = AsyncStream<Void>.makeStream()
+    /// Registers a claimed run; the stream yields when the run must stop.
+    func hold(_ run: ClaimedRun, entry: RunStreamEntry) -> AsyncStream<RunInterruption> {
+        let (stream, continuation) = AsyncStream<RunInterruption>.makeStream()
+        let lease = Lease(run: run.id, attempt: run.attempt, stream: entry.stream, streamID: entry.streamID)
         state.withLock { state in
-            state.watchers[run] = continuation
-            if let index = state.early.firstIndex(of: run) {
+            state.held[run.id] = Held(lease: lease, interruptions: continuation)
+            if let index = state.early.firstIndex(of: run.id) {
                 state.early.remove(at: index)
-                continuation.yield()
+                continuation.yield(.cancelRequested)
             }
         }
         return stream
@@ -44,21 +68,32 @@ final class CancellationRegistry: Sendable {
 
     /// Forgets a run once it is done.
     func remove(_ run: RunID) {
-        state.withLock { $0.watchers.removeValue(forKey: run) }?.finish()
+        state.withLock { $0.held.removeValue(forKey: run) }?.interruptions.finish()
     }
 
     /// The runs this worker executes now.
-    var runs: [RunID] { state.withLock { Array($0.watchers.keys) } }
+    var runs: [RunID] { state.withLock { Array($0.held.keys) } }
+
+    /// The leases of the runs this worker executes now.
+    var leases: [Lease] { state.withLock { $0.held.values.map(\.lease) } }
 
     /// Signals the run's task, or keeps the request should the run be registered shortly.
     func cancel(_ run: RunID) {
         state.withLock { state in
-            if let watcher = state.watchers[run] {
-                watcher.yield()
+            if let held = state.held[run] {
+                held.interruptions.yield(.cancelRequested)
             } else if !state.early.contains(run) {
                 if state.early.count >= Self.earlyLimit { state.early.removeFirst() }
                 state.early.append(run)
             }
+        }
+    }
+
+    /// Signals the run's task that `lease` no longer owns the run (a later attempt of the same run is left alone).
+    func leaseLost(_ lease: Lease) {
+        state.withLock { state in
+            guard let held = state.held[lease.run], held.lease == lease else { return }
+            held.interruptions.yield(.leaseLost)
         }
     }
 

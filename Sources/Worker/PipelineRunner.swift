@@ -22,10 +22,7 @@ struct PipelineRunner: Sendable {
     let store: RunStore
     let redis: RedisClient
     let admission: Admission
-    var keys: RedisKeys { admission.keys }
     let workerID: String
-    let heartbeatInterval: Duration
-    let leaseDuration: Duration
     let stages: StageCatalog
     let registry: CancellationRegistry
     let delayed: DelayedQueue
@@ -105,56 +102,32 @@ struct PipelineRunner: Sendable {
         _ = try? await withTimeout(.seconds(2)) { try await store.releaseLease(run.id, attempt: run.attempt, logger: logger) }
     }
 
-    /// Runs `body` while renewing the lease and watching for cancellation.
+    /// Runs `body` while the run is held: the lease keeper renews its lease (see `LeaseKeeper`).
     ///
-    /// Every heartbeat extends the lease in PostgreSQL and resets the stream entry's idle time (`XCLAIM … JUSTID`),
-    /// so the reaper leaves a live run alone. Throws `LeaseLost` if another attempt took the run, and
-    /// `CancelRequested` when a client cancels it (through the control channel or the flag the renewal reads);
-    /// either cancels `body`.
+    /// Throws `LeaseLost` if another attempt took the run, and `CancelRequested` when a client cancels it (through the
+    /// control channel or the flag a renewal reads); either cancels `body`.
     private func withLease<Result: Sendable>(
         on run: ClaimedRun, entry: RunStreamEntry, logger: Logger, _ body: @escaping @Sendable () async throws -> Result
     ) async throws -> Result {
-        let cancellation = registry.watch(run.id)
+        let interruptions = registry.hold(run, entry: entry)
         defer { registry.remove(run.id) }
         return try await withThrowingTaskGroup(of: Result?.self) { group in
             group.addTask { try await body() }
             group.addTask {
-                for await _ in cancellation { throw CancelRequested() }
+                for await interruption in interruptions {
+                    switch interruption {
+                    case .cancelRequested: throw CancelRequested()
+                    case .leaseLost: throw LeaseLost(runID: run.id, attempt: run.attempt)
+                    }
+                }
                 throw CancellationError()  // only reached when the group is being cancelled
             }
-            group.addTask {
-                while true {
-                    try await Task.sleep(for: heartbeatInterval)
-                    try await heartbeat(run, entry: entry, logger: logger)
-                }
-            }
-            // Only the body returns; the watchers end by throwing.
+            // Only the body returns; the watcher ends by throwing.
             let result = try await group.next()
             group.cancelAll()
             guard let result = result ?? nil else { throw CancellationError() }
             return result
         }
-    }
-
-    private func heartbeat(_ run: ClaimedRun, entry: RunStreamEntry, logger: Logger) async throws {
-        do {
-            guard let lease = try await store.renewLease(run.id, attempt: run.attempt, lease: leaseDuration, logger: logger) else {
-                throw LeaseLost(runID: run.id, attempt: run.attempt)
-            }
-            if lease.cancelRequested { throw CancelRequested() }
-        } catch let error as LeaseLost {
-            throw error
-        } catch let error as CancelRequested {
-            throw error
-        } catch where Task.isCancelled {
-            throw CancellationError()  // the run ended while the renewal was in flight
-        } catch {
-            logger.warning("Lease renewal failed; retrying", metadata: [LogKey.error: "\(error)"])
-        }
-        _ = try? await redis.send([
-            "XCLAIM", RedisArgument(entry.stream), RedisArgument(keys.workerGroup), RedisArgument(workerID), "0",
-            RedisArgument(entry.streamID), "JUSTID",
-        ])
     }
 
 

@@ -19,8 +19,6 @@ func buildWorkerServices(_ config: WorkerConfiguration, logger: Logger) -> [Serv
         redis: redis,
         admission: admission,
         workerID: config.consumerName,
-        heartbeatInterval: config.heartbeatInterval,
-        leaseDuration: config.leaseDuration,
         stages: StageCatalog(
             recorder: ExecutionRecorder(store: store, worker: config.consumerName, logger: logger),
             workloads: WorkloadStore(client: postgres), llm: config.llm.map { ChatCompletionsClient(configuration: $0) }, logger: logger
@@ -49,6 +47,12 @@ func buildWorkerServices(_ config: WorkerConfiguration, logger: Logger) -> [Serv
         .init(service: postgres),
         .init(service: subscriber),
         .init(service: ControlListener(subscriber: subscriber, channel: config.service.keys.control, registry: registry, store: store, logger: logger)),
+        .init(
+            service: LeaseKeeper(
+                store: store, redis: redis, registry: registry, group: config.service.keys.workerGroup, consumer: config.consumerName,
+                interval: config.heartbeatInterval, lease: config.leaseDuration, logger: logger
+            )
+        ),
         .init(service: WorkerRegistration(admission: admission, worker: config.consumerName, concurrency: config.concurrency, logger: logger)),
         .init(service: consumer, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
     ]

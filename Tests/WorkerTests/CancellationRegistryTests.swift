@@ -6,21 +6,34 @@ import Testing
 
 @testable import Worker
 
-/// Cancellation requests reaching the run they name, however the request and the run's start are ordered.
+/// Cancellation requests and lost leases reaching the run they name, however the request and the run's start are
+/// ordered.
 @Suite("CancellationRegistry: requests reach their run")
 struct CancellationRegistryTests {
-    /// Whether `stream` has a signal waiting, without blocking on an empty one.
-    func signalled(_ stream: AsyncStream<Void>, _ registry: CancellationRegistry, _ run: RunID) async -> Bool {
+    /// Registers `run` (attempt 1) as a worker does once it has claimed it.
+    func hold(_ registry: CancellationRegistry, _ run: RunID, tenant: TenantID = TenantID()) -> AsyncStream<RunInterruption> {
+        let claimed = ClaimedRun(id: run, tenantID: tenant, threadID: nil, pipeline: "bench", input: "{}", attempt: 1, finishedStages: [], nextSeq: 1)
+        var entry = RunStreamEntry(streamID: "1-0", runID: run, tenantID: tenant, attempt: 0)
+        entry.stream = "runs"
+        return registry.hold(claimed, entry: entry)
+    }
+
+    /// The signal `stream` has waiting, if any, without blocking on an empty one.
+    func signal(_ stream: AsyncStream<RunInterruption>, _ registry: CancellationRegistry, _ run: RunID) async -> RunInterruption? {
         registry.remove(run)  // finishes the stream: iteration returns what was buffered, then ends
         var iterator = stream.makeAsyncIterator()
-        return await iterator.next() != nil
+        return await iterator.next()
+    }
+
+    func signalled(_ stream: AsyncStream<RunInterruption>, _ registry: CancellationRegistry, _ run: RunID) async -> Bool {
+        await signal(stream, registry, run) == .cancelRequested
     }
 
     @Test func aRequestForARegisteredRunSignalsItAndNoOther() async {
         let registry = CancellationRegistry()
         let (a, b) = (RunID(), RunID())
-        let streamA = registry.watch(a)
-        let streamB = registry.watch(b)
+        let streamA = hold(registry, a)
+        let streamB = hold(registry, b)
         #expect(Set(registry.runs) == [a, b])
         registry.cancel(a)
         #expect(await signalled(streamA, registry, a))
@@ -32,18 +45,33 @@ struct CancellationRegistryTests {
         let registry = CancellationRegistry()
         let early = RunID()
         registry.cancel(early)
-        #expect(await signalled(registry.watch(early), registry, early))
+        #expect(await signalled(hold(registry, early), registry, early))
         // Honoured once: the request was used up.
-        #expect(!(await signalled(registry.watch(early), registry, early)))
+        #expect(!(await signalled(hold(registry, early), registry, early)))
+    }
+
+    @Test func aLostLeaseSignalsOnlyTheAttemptThatLostIt() async {
+        let registry = CancellationRegistry()
+        let (a, b) = (RunID(), RunID())
+        let streamA = hold(registry, a)
+        let streamB = hold(registry, b)
+        let lease = try? #require(registry.leases.first { $0.run == a })
+        #expect(lease?.attempt == 1 && lease?.stream == "runs" && lease?.streamID == "1-0")
+        registry.leaseLost(CancellationRegistry.Lease(run: a, attempt: 1, stream: "runs", streamID: "1-0"))
+        // Another attempt's lease of b (this worker claimed the run again since) is not the one held.
+        registry.leaseLost(CancellationRegistry.Lease(run: b, attempt: 2, stream: "runs", streamID: "1-0"))
+        #expect(await signal(streamA, registry, a) == .leaseLost)
+        #expect(await signal(streamB, registry, b) == nil)
+        #expect(registry.leases.isEmpty)
     }
 
     @Test func onlyTheMostRecentEarlyRequestsAreKept() async {
         let registry = CancellationRegistry()
         let runs = (0...CancellationRegistry.earlyLimit).map { _ in RunID() }
         for run in runs { registry.cancel(run) }
-        #expect(!(await signalled(registry.watch(runs[0]), registry, runs[0])))
-        #expect(await signalled(registry.watch(runs[1]), registry, runs[1]))
-        #expect(await signalled(registry.watch(runs[runs.count - 1]), registry, runs[runs.count - 1]))
+        #expect(!(await signalled(hold(registry, runs[0]), registry, runs[0])))
+        #expect(await signalled(hold(registry, runs[1]), registry, runs[1]))
+        #expect(await signalled(hold(registry, runs[runs.count - 1]), registry, runs[runs.count - 1]))
     }
 
     /// A request published while the worker was not subscribed (starting, or Redis reconnecting) never arrives:
@@ -72,8 +100,8 @@ struct CancellationRegistryTests {
                 return
             }
             let registry = CancellationRegistry()
-            let flaggedSignal = registry.watch(flagged)
-            let otherSignal = registry.watch(other)
+            let flaggedSignal = hold(registry, flagged, tenant: tenant)
+            let otherSignal = hold(registry, other, tenant: tenant)
             let subscriber = RedisSubscriber(endpoint: TestEnvironment.redis, logger: logger)
             let listener = ControlListener(
                 subscriber: subscriber, channel: "\(TestEnvironment.uniquePrefix()):control", registry: registry, store: store, logger: logger

@@ -54,7 +54,7 @@ struct ClaimTests {
             let second = try #require(try await store.claim(entry, worker: "new", lease: .seconds(30), logger: logger))
             #expect(second.attempt == first.attempt + 1)
             // The old owner can neither renew nor write.
-            #expect(try await store.renewLease(run.id, attempt: first.attempt, lease: .seconds(30), logger: logger) == nil)
+            #expect(try await store.renewLeases([(run.id, first.attempt)], lease: .seconds(30), logger: logger) == [run.id: .lost])
             let stale = RunWrite(
                 runID: run.id, tenantID: run.tenantID, attempt: first.attempt,
                 events: [RunEvent(runID: run.id, threadID: nil, seq: 1, type: .agentStarted, agentName: nil, data: "{}", timestamp: Date())]

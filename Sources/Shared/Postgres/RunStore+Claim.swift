@@ -35,10 +35,12 @@ public struct ClaimedRun: Sendable {
     }
 }
 
-/// The state of a renewed lease.
-public struct LeaseStatus: Sendable, Equatable {
-    /// A client asked to cancel the run.
-    public var cancelRequested: Bool
+/// What renewing a held run's lease found.
+public enum LeaseRenewal: Sendable, Equatable {
+    /// The lease is extended; `cancelRequested` when a client asked to cancel the run.
+    case renewed(cancelRequested: Bool)
+    /// A later attempt owns the run (the reaper gave it away or ended it as dead): this attempt must stop.
+    case lost
 }
 
 /// Thrown when a worker writes for an attempt that no longer owns the run.
@@ -108,21 +110,35 @@ extension RunStore {
         try await claim([entry], worker: worker, lease: lease, logger: logger)[0]
     }
 
-    /// Extends the lease of the attempt that owns the run.
+    /// Extends the leases of runs one worker executes, in one statement.
     ///
-    /// - Returns: `nil` when the attempt lost the run; otherwise whether a cancellation was requested.
-    public func renewLease(_ run: RunID, attempt: Int, lease: Duration, logger: Logger) async throws -> LeaseStatus? {
+    /// - Returns: For each run still owned by the given attempt and running, `.renewed`; for each run a later attempt
+    ///   owns (or that is gone), `.lost`. A run that is in neither ended under the given attempt (finished, or queued
+    ///   for its retry): it has no lease to renew and nothing to stop.
+    public func renewLeases(_ held: [(run: RunID, attempt: Int)], lease: Duration, logger: Logger) async throws -> [RunID: LeaseRenewal] {
+        guard !held.isEmpty else { return [:] }
         let leaseSeconds = Double(lease.wholeMilliseconds) / 1000
+        let ids = held.map(\.run.uuid)
+        let attempts = held.map(\.attempt)
         let rows = try await client.query(
             """
-            UPDATE runs SET lease_expires_at = now() + make_interval(secs => \(leaseSeconds))
-            WHERE id = \(run.uuid) AND attempt = \(attempt) AND status = 'running'
-            RETURNING cancel_requested_at IS NOT NULL
+            WITH held AS (SELECT * FROM unnest(\(ids)::uuid[], \(attempts)::integer[]) AS h(id, attempt)),
+            renewed AS (
+                UPDATE runs r SET lease_expires_at = now() + make_interval(secs => \(leaseSeconds))
+                FROM held h WHERE r.id = h.id AND r.attempt = h.attempt AND r.status = 'running'
+                RETURNING r.id, r.cancel_requested_at IS NOT NULL AS cancel_requested
+            )
+            SELECT id, cancel_requested FROM renewed
+            UNION ALL
+            SELECT h.id, NULL FROM held h LEFT JOIN runs r ON r.id = h.id WHERE r.id IS NULL OR r.attempt <> h.attempt
             """,
             logger: logger
         )
-        for try await cancelRequested in rows.decode(Bool.self) { return LeaseStatus(cancelRequested: cancelRequested) }
-        return nil
+        var renewals: [RunID: LeaseRenewal] = [:]
+        for try await (id, cancelRequested) in rows.decode((UUID, Bool?).self) {
+            renewals[RunID(uuid: id)] = cancelRequested.map { .renewed(cancelRequested: $0) } ?? .lost
+        }
+        return renewals
     }
 
     /// Of `runs`, those still running whose cancellation was requested.
