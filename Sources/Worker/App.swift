@@ -1,5 +1,6 @@
 import ArgumentParser
 import Logging
+import NIOCore
 import ServiceLifecycle
 import Shared
 
@@ -12,6 +13,9 @@ struct WorkerCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("worker-concurrency"), help: "Runs executed at once (NETRA_WORKER_CONCURRENCY), default 16.")
     var concurrency: String?
+
+    @Option(name: .customLong("worker-event-loops"), help: "NIO event-loop threads (NETRA_WORKER_EVENT_LOOPS), default 1.")
+    var eventLoops: String?
 
     @Option(name: .customLong("heartbeat-interval"), help: "Seconds between lease renewals (NETRA_HEARTBEAT_INTERVAL), default 3.")
     var heartbeatInterval: String?
@@ -40,6 +44,7 @@ struct WorkerCommand: AsyncParsableCommand {
     func run() async throws {
         var flags = common.values
         flags[SettingKey.workerConcurrency.name] = concurrency
+        flags[SettingKey.workerEventLoops.name] = eventLoops
         flags[SettingKey.heartbeatInterval.name] = heartbeatInterval
         flags[SettingKey.leaseDuration.name] = leaseDuration
         flags[SettingKey.llmBaseURL.name] = llmBaseURL
@@ -49,6 +54,8 @@ struct WorkerCommand: AsyncParsableCommand {
         flags[SettingKey.httpHost.name] = httpHost
         flags[SettingKey.httpPort.name] = httpPort
         let config = try ProcessBootstrap.load { try WorkerConfiguration(settings: Settings(flags: flags)) }
+        // Before anything uses the singleton group (the PostgreSQL and Redis clients, the HTTP server).
+        NIOSingletons.groupLoopCountSuggestion = config.eventLoops
         LogBootstrap.bootstrap(for: config.service)
         Observability.bootstrap()
         let logger = Logger(label: "netra.worker")

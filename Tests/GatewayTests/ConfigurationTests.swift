@@ -38,6 +38,10 @@ struct ConfigurationTests {
             .hasPrefix("configuration error: NETRA_LEASE_DURATION (--lease-duration)") == true)
         let worker = try WorkerConfiguration(settings: Settings(flags: ["worker.concurrency": "4"], environment: [:]))
         #expect(worker.concurrency == 4 && worker.heartbeatInterval == .seconds(3) && worker.leaseDuration == .seconds(10))
+        #expect(worker.eventLoops == 1)
+        #expect(try WorkerConfiguration(settings: Settings(environment: ["NETRA_WORKER_EVENT_LOOPS": "2"])).eventLoops == 2)
+        #expect(message { _ = try WorkerConfiguration(settings: Settings(environment: ["NETRA_WORKER_EVENT_LOOPS": "0"])) }?
+            .hasPrefix("configuration error: NETRA_WORKER_EVENT_LOOPS (--worker-event-loops)") == true)
         #expect(message { _ = try SchedulerConfiguration(settings: Settings(environment: ["NETRA_LEADER_TTL": "soon"])) }?
             .hasPrefix("configuration error: NETRA_LEADER_TTL (--leader-ttl)") == true)
     }

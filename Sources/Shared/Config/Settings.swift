@@ -43,6 +43,8 @@ public struct SettingKey: Sendable, Hashable {
     public static let jwtTTL = SettingKey("jwt.ttl")
     public static let adminToken = SettingKey("admin.token")
     public static let workerConcurrency = SettingKey("worker.concurrency")
+    /// A worker's NIO event-loop threads (its connections' I/O; its runs execute on Swift's own thread pool).
+    public static let workerEventLoops = SettingKey("worker.event.loops")
     public static let heartbeatInterval = SettingKey("heartbeat.interval")
     public static let leaseDuration = SettingKey("lease.duration")
     public static let leaderTTL = SettingKey("leader.ttl")
