@@ -47,13 +47,13 @@ struct GatewayContext: RequestContext, WebSocketRequestContext {
 
     /// The `{run_id}` path parameter; a malformed id is as unknown as a missing run (404 `run_not_found`).
     func runIDParameter() throws -> RunID {
-        guard let text = parameters.get("run_id"), let id = RunID(text) else { throw NetraError.notFound(.runNotFound, "run not found") }
+        guard let text = parameters.get("run_id"), let id = RunID(text) else { throw NetraError.runNotFound }
         return id
     }
 
     /// The `{tenant_id}` path parameter; a malformed id is as unknown as a missing tenant (404).
     func tenantIDParameter() throws -> TenantID {
-        guard let text = parameters.get("tenant_id"), let id = TenantID(text) else { throw NetraError.notFound(.notFound, "tenant not found") }
+        guard let text = parameters.get("tenant_id"), let id = TenantID(text) else { throw NetraError.tenantNotFound }
         return id
     }
 

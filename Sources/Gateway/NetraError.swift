@@ -53,6 +53,10 @@ struct NetraError: Error, HTTPResponseError, CustomStringConvertible {
 
     static func notFound(_ code: Code = .notFound, _ message: String) -> NetraError { NetraError(code, .notFound, message) }
     static func invalid(_ message: String) -> NetraError { NetraError(.validation, .unprocessableContent, message) }
+    static let runNotFound = NetraError.notFound(.runNotFound, "run not found")
+    static let threadNotFound = NetraError.notFound(.threadNotFound, "thread not found")
+    static let tenantNotFound = NetraError.notFound(.notFound, "tenant not found")
+    static let singleSignOnNotConfigured = NetraError.notFound(.notFound, "single sign-on is not configured for this tenant")
     static let unauthorized = NetraError(.unauthorized, .unauthorized, "missing or invalid credentials")
     static let unavailable = NetraError(.unavailable, .serviceUnavailable, "a backing service is unavailable; try again shortly")
 

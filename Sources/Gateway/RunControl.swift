@@ -26,7 +26,7 @@ struct RunControl: Sendable {
     /// Cancels a queued run at once, asks the worker of a running one to stop, and says so for a finished one.
     func cancel(_ run: RunID, identity: Identity, logger: Logger) async throws -> CancelResult {
         guard let outcome = try await runs.cancel(run, tenant: identity.tenantID, logger: logger) else {
-            throw NetraError.notFound(.runNotFound, "run not found")
+            throw NetraError.runNotFound
         }
         switch outcome {
         case .cancelled(let events):
@@ -48,7 +48,7 @@ struct RunControl: Sendable {
     func retry(_ run: RunID, tenant: TenantID, logger: Logger) async throws -> RunStreamEntry {
         guard let entry = try await runs.requeue(run, tenant: tenant, logger: logger) else {
             guard try await runs.run(run, tenant: tenant, logger: logger) != nil else {
-                throw NetraError.notFound(.runNotFound, "run not found")
+                throw NetraError.runNotFound
             }
             throw NetraError(.conflict, .conflict, "only dead or failed runs can be retried")
         }

@@ -118,7 +118,7 @@ struct RunSubmitter: Sendable {
         }
         if let thread = request.threadID {
             guard try await threads.thread(thread, tenant: identity.tenantID, logger: logger) != nil else {
-                throw NetraError.notFound(.threadNotFound, "thread not found")
+                throw NetraError.threadNotFound
             }
         }
         let strategy = request.multitaskStrategy ?? .enqueue

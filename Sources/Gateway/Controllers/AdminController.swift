@@ -137,7 +137,7 @@ struct AdminController: Sendable {
         // Queues a failed or dead run of any tenant again (the console's retry button).
         group.post("/runs/{run_id}/retry") { _, context in
             let id = try context.runIDParameter()
-            guard let tenant = try await runs.tenant(of: id, logger: context.logger) else { throw NetraError.notFound(.runNotFound, "run not found") }
+            guard let tenant = try await runs.tenant(of: id, logger: context.logger) else { throw NetraError.runNotFound }
             let entry = try await control.retry(id, tenant: tenant, logger: context.logger)
             context.logger.info("Operator retried a run", metadata: [LogKey.runID: "\(id)", LogKey.tenantID: "\(tenant)"])
             return try jsonResponse(
@@ -153,7 +153,7 @@ struct AdminController: Sendable {
     }
 
     private func body(_ policy: TenantPolicy?) throws -> TenantBody {
-        guard let policy else { throw NetraError.notFound(.notFound, "tenant not found") }
+        guard let policy else { throw NetraError.tenantNotFound }
         return TenantBody(
             tenantID: policy.id, name: policy.name, createdAt: policy.createdAt, suspended: policy.isSuspended, suspendedAt: policy.suspendedAt,
             limits: .init(

@@ -17,7 +17,7 @@ struct EventsController: Sendable {
             let identity = try context.requireIdentity()
             let id = try context.runIDParameter()
             guard let run = try await runs.run(id, tenant: identity.tenantID, logger: context.logger) else {
-                throw NetraError.notFound(.runNotFound, "run not found")
+                throw NetraError.runNotFound
             }
             let after = try Self.after(request)
             if request.headers[.accept]?.contains("text/event-stream") == true {

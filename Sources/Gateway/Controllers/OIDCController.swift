@@ -91,7 +91,7 @@ struct OIDCController: Sendable {
             let body = try await request.decodeJSON(SettingsBody.self, context: context)
             let settings = try Self.validate(body)
             guard try await identities.setOIDC(tenant, settings, logger: context.logger) else {
-                throw NetraError.notFound(.notFound, "tenant not found")
+                throw NetraError.tenantNotFound
             }
             context.logger.info("Single sign-on configured", metadata: [LogKey.tenantID: "\(tenant)", "issuer": "\(settings.issuer)"])
             return try jsonResponse(try await view(tenant, logger: context.logger))
@@ -101,7 +101,7 @@ struct OIDCController: Sendable {
         }
         group.delete("/tenants/{tenant_id}/oidc") { _, context in
             guard try await identities.deleteOIDC(try context.tenantIDParameter(), logger: context.logger) else {
-                throw NetraError.notFound(.notFound, "single sign-on is not configured for this tenant")
+                throw NetraError.singleSignOnNotConfigured
             }
             return Response(status: .noContent)
         }
@@ -115,7 +115,7 @@ struct OIDCController: Sendable {
         let address = trustedProxies.client(of: request, context: context)
         try await access.admitSignIn(address: address, logger: context.logger)
         guard let settings = try await identities.oidc(tenant, logger: context.logger) else {
-            throw NetraError.notFound(.notFound, "single sign-on is not configured for this tenant")
+            throw NetraError.singleSignOnNotConfigured
         }
         let discovery = try await issuerCall { try await client.discovery(issuer: settings.issuer) }
         let state = Self.randomToken()
@@ -180,7 +180,7 @@ struct OIDCController: Sendable {
         }
         let logger = context.logger.with(LogKey.tenantID, "\(pending.tenant)")
         guard let settings = try await identities.oidc(pending.tenant, logger: logger) else {
-            throw NetraError.notFound(.notFound, "single sign-on is not configured for this tenant")
+            throw NetraError.singleSignOnNotConfigured
         }
         let idToken = try await issuerCall {
             try await client.exchange(code: String(code), verifier: pending.verifier, redirectURI: redirectURI, settings: settings)
@@ -243,7 +243,7 @@ struct OIDCController: Sendable {
 
     private func view(_ tenant: TenantID, logger: Logger) async throws -> SettingsView {
         guard let settings = try await identities.oidc(tenant, logger: logger) else {
-            throw NetraError.notFound(.notFound, "single sign-on is not configured for this tenant")
+            throw NetraError.singleSignOnNotConfigured
         }
         return SettingsView(
             tenantID: tenant, issuer: settings.issuer, clientID: settings.clientID, allowedDomains: settings.allowedDomains,

@@ -102,7 +102,7 @@ struct RunsController: Sendable {
             let identity = try context.requireIdentity()
             let id = try context.runIDParameter()
             guard let run = try await runs.run(id, tenant: identity.tenantID, logger: context.logger) else {
-                throw NetraError.notFound(.runNotFound, "run not found")
+                throw NetraError.runNotFound
             }
             let stages = try await runs.stages(of: id, tenant: identity.tenantID, logger: context.logger)
             return try jsonResponse(RunBody(run, stages: stages, includeResult: true))
@@ -123,7 +123,7 @@ struct RunsController: Sendable {
             // (taken only for a run that can be retried: an unknown or running one answers 404/409 for free).
             let id = try context.runIDParameter()
             guard let run = try await runs.run(id, tenant: identity.tenantID, logger: context.logger) else {
-                throw NetraError.notFound(.runNotFound, "run not found")
+                throw NetraError.runNotFound
             }
             if run.status == .failed || run.status == .dead { try await submitter.access.admitRun(identity, logger: context.logger) }
             let entry = try await control.retry(id, tenant: identity.tenantID, logger: context.logger)

@@ -119,7 +119,7 @@ struct ThreadsController: Sendable {
         }
     }
 
-    static let notFound = NetraError.notFound(.threadNotFound, "thread not found")
+    static let notFound = NetraError.threadNotFound
 
     private func threadID(_ context: GatewayContext) throws -> ThreadID {
         guard let text = context.parameters.get("thread_id"), let id = ThreadID(text) else { throw Self.notFound }
