@@ -79,17 +79,12 @@ struct CancellationRegistryTests {
     @Test func onSubscribingTheListenerCancelsTheHeldRunsWhoseCancellationWasRequested() async throws {
         let logger = TestEnvironment.logger("control")
         try await withPostgres { client in
-            try await Migrations.apply(on: client, logger: logger)
             let store = RunStore(client: client)
-            let (tenant, user) = try await IdentityStore(client: client).createTenant(
-                name: "t", userName: "u", email: "\(UUID())@example.com", passwordHash: "x", logger: logger
-            )
+            let testTenant = try await TestTenant.create(on: client, logger: logger)
+            let tenant = testTenant.id
             var held: [RunID] = []
             for _ in 0..<2 {
-                let run = try await store.create(
-                    NewRun(tenantID: tenant, threadID: nil, userID: user, pipeline: "bench", input: #"{"message":"m"}"#, stageCount: 1, message: nil),
-                    logger: logger
-                )
+                let run = try await testTenant.queuedRun()
                 let entry = RunStreamEntry(runID: run.id, tenantID: tenant, attempt: 0)
                 _ = try #require(try await store.claim(entry, worker: "w", lease: .seconds(60), logger: logger))
                 held.append(run.id)

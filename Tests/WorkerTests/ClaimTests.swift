@@ -13,14 +13,7 @@ struct ClaimTests {
 
     /// A tenant and one queued run, created through the stores.
     func makeRun(_ client: PostgresClient) async throws -> RunRecord {
-        try await Migrations.apply(on: client, logger: logger)
-        let (tenant, user) = try await IdentityStore(client: client).createTenant(
-            name: "t", userName: "u", email: "\(UUID())@example.com", passwordHash: "x", logger: logger
-        )
-        return try await RunStore(client: client).create(
-            NewRun(tenantID: tenant, threadID: nil, userID: user, pipeline: "bench", input: #"{"message":"m","parameters":{}}"#, stageCount: 5, message: nil),
-            logger: logger
-        )
+        try await TestTenant.create(on: client, logger: logger).queuedRun(stages: 5)
     }
 
     @Test func aSecondDeliveryLosesTheClaim() async throws {

@@ -25,11 +25,9 @@ struct LeaseKeeperTests {
 
     @Test func aRenewalExtendsOwnedLeasesAndSignalsLostAndCancelledRuns() async throws {
         try await withPostgres { client in
-            try await Migrations.apply(on: client, logger: logger)
             let store = RunStore(client: client)
-            let (tenant, user) = try await IdentityStore(client: client).createTenant(
-                name: "t", userName: "u", email: "\(UUID())@example.com", passwordHash: "x", logger: logger
-            )
+            let testTenant = try await TestTenant.create(on: client, logger: logger)
+            let tenant = testTenant.id
             let redis = RedisClient(endpoint: TestEnvironment.redis, logger: logger)
             defer { redis.close() }
             let stream = "\(TestEnvironment.uniquePrefix()):runs"
@@ -39,10 +37,7 @@ struct LeaseKeeperTests {
             // Four runs this worker claimed (short leases), delivered through real stream entries it has read.
             var claimed: [(run: ClaimedRun, entry: RunStreamEntry)] = []
             for _ in 0..<4 {
-                let run = try await store.create(
-                    NewRun(tenantID: tenant, threadID: nil, userID: user, pipeline: "bench", input: #"{"message":"m"}"#, stageCount: 1, message: nil),
-                    logger: logger
-                )
+                let run = try await testTenant.queuedRun()
                 var entry = RunStreamEntry(runID: run.id, tenantID: tenant, attempt: 0)
                 entry.streamID = try await redis.xadd(stream, fields: entry.fields)
                 entry.stream = stream

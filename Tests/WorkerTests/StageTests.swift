@@ -29,10 +29,7 @@ struct StageTests {
     @Test func optimizeStagesChainFromTheWorkloadToTheReport() async throws {
         try await withFreshDatabase { database in
             try await withPostgres(TestEnvironment.postgres(database: database)) { client in
-                try await Migrations.apply(on: client, logger: logger)
-                let (tenant, _) = try await IdentityStore(client: client).createTenant(
-                    name: "t", userName: "u", email: "\(UUID())@example.com", passwordHash: "x", logger: logger
-                )
+                let tenant = try await TestTenant.create(on: client, logger: logger).id
                 let workloads = WorkloadStore(client: client)
                 let events = Array(WorkloadGenerator(events: 3_000, days: 7, seed: 11))
                 try await workloads.insert(events, costs: events.map { SupplyCatalog.shipped.cost(of: $0) ?? 0 }, tenant: tenant, logger: logger)
