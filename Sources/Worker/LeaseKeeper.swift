@@ -23,12 +23,8 @@ struct LeaseKeeper: Service {
     func run() async throws {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
-                do {
-                    try await Task.sleep(for: interval)
-                } catch {
-                    return
-                }
-                await renew()
+                try? await Task.sleep(for: interval)
+                if !Task.isCancelled { await renew() }
             }
         }
     }
@@ -55,12 +51,12 @@ struct LeaseKeeper: Service {
             logger.warning("Renewing leases failed; retrying", metadata: [LogKey.error: "\(error)", "runs": "\(leases.count)"])
         }
         // A lost run's entry may have been handed to another consumer: claiming it back would hide it from the reaper.
+        guard !live.isEmpty else { return }
         var commands: [[RedisArgument]] = []
-        for (stream, leases) in Dictionary(grouping: live.filter { !$0.stream.isEmpty }, by: \.stream) {
+        for (stream, leases) in Dictionary(grouping: live, by: \.stream) {
             let ids = leases.map { RedisArgument($0.streamID) }
             commands.append(["XCLAIM", RedisArgument(stream), RedisArgument(group), RedisArgument(consumer), "0"] + ids + ["JUSTID"])
         }
-        guard !commands.isEmpty else { return }
         _ = try? await redis.pipeline(commands, timeout: interval)
     }
 }

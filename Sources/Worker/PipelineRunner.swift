@@ -22,7 +22,6 @@ struct PipelineRunner: Sendable {
     let store: RunStore
     let redis: RedisClient
     let admission: Admission
-    let workerID: String
     let stages: StageCatalog
     let registry: CancellationRegistry
     let delayed: DelayedQueue

@@ -18,7 +18,6 @@ func buildWorkerServices(_ config: WorkerConfiguration, logger: Logger) -> [Serv
         store: store,
         redis: redis,
         admission: admission,
-        workerID: config.consumerName,
         stages: StageCatalog(
             recorder: ExecutionRecorder(store: store, worker: config.consumerName, logger: logger),
             workloads: WorkloadStore(client: postgres), llm: config.llm.map { ChatCompletionsClient(configuration: $0) }, logger: logger

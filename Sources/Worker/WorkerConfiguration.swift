@@ -5,9 +5,10 @@ import Shared
 ///
 /// - Configuration keys: the shared ones (`ServiceConfiguration`), plus `http.host` and `http.port` (where `/health`
 ///   and `/metrics` are served; only when a port is set), `worker.concurrency` (runs executed at once,
-///   default 16), `worker.event.loops` (NIO event-loop threads, default 1), `heartbeat.interval` (seconds between lease renewals, default 3) and `lease.duration` (seconds a
-///   claim stays valid without renewal, default 10; the scheduler's reaper uses the same value), and the optional LLM's
-///   `llm.base.url`, `llm.api.key`, `llm.model` and `llm.timeout` (``LLMConfiguration``).
+///   default 16), `worker.event.loops` (NIO event-loop threads, default 1), `heartbeat.interval` (seconds between
+///   lease renewals, default 3) and `lease.duration` (seconds a claim stays valid without renewal, default 10; the
+///   scheduler's reaper uses the same value), and the optional LLM's `llm.base.url`, `llm.api.key`, `llm.model` and
+///   `llm.timeout` (``LLMConfiguration``).
 struct WorkerConfiguration: Sendable {
     var service: ServiceConfiguration
     var concurrency: Int
