@@ -390,9 +390,9 @@ class Scenario:
               f"submits {a.b_runs}; 1 gateway + 2 workers")
         print(f"  in-flight limit per tenant          A {limit_a}, B {limit_b}; worker slots {a.worker_slots}")
         print(f"  B queue wait (started − created), ms      p50      p99      max   (p99 of {a.b_runs} = max)")
-        for name, values in (("idle system", idle), (f"A's backlog of {backlog_at_b[0]}", flooded)):
+        for label, values in (("idle system", idle), (f"A's backlog of {backlog_at_b[0]}", flooded)):
             s = summary_ms(values)
-            print(f"    {name:<36} {s['p50']:>8} {s['p99']:>8} {s['max']:>8}")
+            print(f"    {label:<36} {s['p50']:>8} {s['p99']:>8} {s['max']:>8}")
         print(f"  target flooded p99 ≤ 2 × idle p99 + {stage_ms} ms = {target * 1000:.1f} ms: {'PASS' if passed else 'FAIL'}")
         print(f"  A submitted                         {accepted[0]} runs in {flood_end - flood_start:.1f} s "
               f"({result['a_submissions_per_second']}/s, {a.connections} connections); max backlog seen {result['a_backlog_max']}, "
