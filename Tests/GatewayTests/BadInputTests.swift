@@ -41,6 +41,17 @@ struct BadInputTests {
                 try await stack.request(.post, "/api/agent/runs", token: token, json: #"{"message":"hi","thread_id":"\#(UUID())"}"#),
                 .notFound, code: "thread_not_found"
             )
+            // An unknown value of a closed set is named with the values it could have been, not with a Swift type.
+            for (path, body, message) in [
+                ("/api/agent/runs", #"{"message":"hi","priority":"urgent"}"#, #"priority: expected one of "high", "normal", "low""#),
+                ("/api/agent/runs", #"{"message":"hi","multitask_strategy":"sometimes"}"#,
+                 #"multitask_strategy: expected one of "reject", "enqueue", "interrupt""#),
+                ("/api/schedules", #"{"cron":"0 9 * * *","message":"x","catch_up":"all"}"#, #"catch_up: expected one of "skip", "run_once""#),
+            ] {
+                let response = try await stack.request(.post, path, token: token, json: body)
+                expectError(response, .badRequest, code: "invalid_json")
+                #expect(JSONValue(text: String(buffer: response.body))?["error"]?["message"]?.stringValue == message)
+            }
             expectError(try await stack.request(.post, "/api/auth/login", json: "[1,2"), .badRequest)
             expectError(try await stack.request(.post, "/api/threads", token: token, json: #"{"title": ["x"]}"#), .badRequest)
             expectError(try await stack.request(.get, "/api/agent/history?limit=abc", token: token), .unprocessableContent)

@@ -19,7 +19,7 @@ public enum RunStatus: String, Codable, Sendable, CaseIterable {
 /// Where a run stands in the queue. Workers take a waiting `high` run before any `normal` one and a `normal` before any
 /// `low` one, except for a bounded share that keeps lower levels moving (see `RunConsumer`). Stored as `runs.priority`
 /// (0, 1, 2).
-public enum RunPriority: String, Codable, Sendable, CaseIterable, Comparable {
+public enum RunPriority: String, Codable, Sendable, StringEnum, Comparable {
     case high, normal, low
 
     /// The value stored in PostgreSQL and carried in stream entries; lower goes first.

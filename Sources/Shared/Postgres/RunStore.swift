@@ -39,7 +39,7 @@ public struct NewRun: Sendable {
 }
 
 /// What a new run on a thread does when the thread already has an active (queued or running) run.
-public enum MultitaskStrategy: String, Codable, Sendable, CaseIterable {
+public enum MultitaskStrategy: String, Codable, Sendable, StringEnum {
     /// Refuse the new run.
     case reject
     /// Queue the new run behind the active ones (the default).

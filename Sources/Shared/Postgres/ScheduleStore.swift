@@ -3,7 +3,7 @@ import Logging
 import PostgresNIO
 
 /// What happens to firings missed while no scheduler ran.
-public enum CatchUp: String, Codable, Sendable, CaseIterable {
+public enum CatchUp: String, Codable, Sendable, StringEnum {
     /// Missed firings are dropped; the schedule continues with its next firing after now.
     case skip
     /// All missed firings together make one run; then the schedule continues.
