@@ -130,6 +130,22 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         return NetraError.response(status: error.status, code: code.raw, message: message)
     }
 
+    /// The JSON kind a client should have sent for a Swift type: "a string", "an object", not `Dictionary<String, Any>`.
+    static func jsonKind(of type: Any.Type) -> String {
+        switch type {
+        case is String.Type: "a string"
+        case is Bool.Type: "true or false"
+        case is Int.Type, is Int64.Type, is Int32.Type, is UInt.Type, is UInt64.Type, is UInt32.Type: "an integer"
+        case is Double.Type, is Float.Type: "a number"
+        default:
+            switch String(describing: type) {
+            case let name where name.hasPrefix("Dictionary<"): "an object"
+            case let name where name.hasPrefix("Array<"): "an array"
+            case let name: name
+            }
+        }
+    }
+
     /// A decoding error as one line that names the field, without echoing the input.
     static func describe(_ error: DecodingError) -> String {
         func path(_ context: DecodingError.Context) -> String {
@@ -137,7 +153,7 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return path.isEmpty ? "body" : path
         }
         switch error {
-        case .typeMismatch(let type, let context): return "\(path(context)): expected \(type)"
+        case .typeMismatch(let type, let context): return "\(path(context)): expected \(jsonKind(of: type))"
         case .valueNotFound(_, let context): return "\(path(context)): value is missing"
         case .keyNotFound(let key, let context):
             return "\(path(context) == "body" ? "" : path(context) + ".")\(key.stringValue): field is required"

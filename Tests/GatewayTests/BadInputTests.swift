@@ -41,8 +41,13 @@ struct BadInputTests {
                 try await stack.request(.post, "/api/agent/runs", token: token, json: #"{"message":"hi","thread_id":"\#(UUID())"}"#),
                 .notFound, code: "thread_not_found"
             )
-            // An unknown value of a closed set is named with the values it could have been, not with a Swift type.
+            // A wrong type is named in JSON's words, and an unknown value of a closed set with the values it could have
+            // been: never with a Swift type.
             for (path, body, message) in [
+                ("/api/agent/runs", #"{"message": 5}"#, "message: expected a string"),
+                ("/api/agent/runs", #"[]"#, "body: expected an object"),
+                ("/api/agent/runs", #"{"message":"hi","parameters":5}"#, "parameters: expected an object"),
+                ("/api/agent/runs", #"{"message":"hi","delay_seconds":"x"}"#, "delay_seconds: expected a number"),
                 ("/api/agent/runs", #"{"message":"hi","priority":"urgent"}"#, #"priority: expected one of "high", "normal", "low""#),
                 ("/api/agent/runs", #"{"message":"hi","multitask_strategy":"sometimes"}"#,
                  #"multitask_strategy: expected one of "reject", "enqueue", "interrupt""#),
