@@ -26,7 +26,8 @@ struct SchedulesController: Sendable {
     }
 
     struct ScheduleBody: Encodable {
-        let id: UUID
+        /// In lower case, as every identifier the API gives out (Foundation would write a `UUID` in upper case).
+        let id: String
         let name: String
         let cron: String
         let timeZone: String
@@ -51,7 +52,7 @@ struct SchedulesController: Sendable {
 
         init(_ record: ScheduleRecord) {
             let input = try? JSONText.decode(RunInput.self, from: record.input)
-            id = record.id
+            id = record.id.lowercasedText
             name = record.name
             cron = record.cron
             timeZone = record.timeZone
@@ -142,7 +143,8 @@ struct SchedulesController: Sendable {
         let (_, pipeline, input, stages) = try RunSubmitter.validatedInput(message: message, pipeline: fields.pipeline, parameters: fields.parameters)
         record.name = name
         record.cron = text
-        record.timeZone = zone.identifier
+        // As the client named it: Foundation calls "UTC" "GMT".
+        record.timeZone = fields.timeZone ?? record.timeZone
         record.pipeline = pipeline.rawValue
         record.input = input
         record.stageCount = stages.count

@@ -45,7 +45,8 @@ struct ThreadsController: Sendable {
     }
 
     struct MessageBody: Encodable {
-        let id: UUID
+        /// In lower case, as every identifier the API gives out (Foundation would write a `UUID` in upper case).
+        let id: String
         let runID: RunID?
         let role: String
         let content: String
@@ -56,7 +57,7 @@ struct ThreadsController: Sendable {
             case createdAt = "created_at"
         }
         init(_ message: ThreadMessage) {
-            id = message.id
+            id = message.id.lowercasedText
             runID = message.runID
             role = message.role
             content = message.content

@@ -41,7 +41,8 @@ struct UsersController: Sendable {
     }
 
     struct KeyBody: Encodable {
-        let id: UUID
+        /// In lower case, as every identifier the API gives out (Foundation would write a `UUID` in upper case).
+        let id: String
         let name: String
         let prefix: String
         /// Only in the answer to its creation.
@@ -56,7 +57,7 @@ struct UsersController: Sendable {
             case revokedAt = "revoked_at"
         }
         init(_ key: IdentityStore.APIKey, secret: String? = nil) {
-            id = key.id
+            id = key.id.lowercasedText
             name = key.name
             prefix = key.prefix
             self.key = secret
