@@ -66,6 +66,12 @@ struct EventStreamTests {
             let other = try await stack.tenantToken()
             #expect(try await stack.request(.get, "/api/agent/runs/\(id)/events", token: other).status == .notFound)
             #expect(try await stack.request(.get, "/api/agent/runs/\(id)/events?after=-1", token: token).status == .unprocessableContent)
+            // A bad resume point is named as the client sent it.
+            let badHeader = try await stack.request(
+                .get, "/api/agent/runs/\(id)/events", token: token, headers: [HTTPField.Name("Last-Event-ID")!: "zz"]
+            )
+            #expect(badHeader.status == .unprocessableContent)
+            #expect(try stack.json(badHeader)["error"]?["message"]?.stringValue == "Last-Event-ID must be a whole number ≥ 0")
         }
     }
 

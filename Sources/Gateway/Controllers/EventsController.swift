@@ -35,9 +35,11 @@ struct EventsController: Sendable {
 
     /// `Last-Event-ID` wins over `?after=`; both must be whole numbers ≥ 0.
     private static func after(_ request: Request) throws -> Int {
-        let text = request.headers[.lastEventID] ?? request.uri.queryParameters.get("after")
-        guard let text else { return 0 }
-        guard let value = Int(text), value >= 0 else { throw NetraError.invalid("after must be a whole number ≥ 0") }
+        let header = request.headers[.lastEventID]
+        guard let text = header ?? request.uri.queryParameters.get("after") else { return 0 }
+        guard let value = Int(text), value >= 0 else {
+            throw NetraError.invalid("\(header == nil ? "after" : "Last-Event-ID") must be a whole number ≥ 0")
+        }
         return value
     }
 
