@@ -230,6 +230,18 @@ class BrowserTest(unittest.TestCase):
     def find(self, css):
         return self.driver.find_element(By.CSS_SELECTOR, css)
 
+    def clipped(self):
+        """Visible buttons whose label does not fit in them (but for titles shortened with "…"), and whether the sidebar
+        overflows sideways."""
+        return self.js("""
+            const clipped = [...document.querySelectorAll('button')]
+              .filter(b => b.offsetParent !== null && b.scrollWidth > b.clientWidth + 1
+                           && getComputedStyle(b).textOverflow !== 'ellipsis')  // titles end in "…" on purpose
+              .map(b => `${b.id || b.textContent.trim()}: ${b.scrollWidth} px of label in ${b.clientWidth} px`);
+            const s = document.getElementById('sidebar');
+            if (s.scrollWidth > s.clientWidth) clipped.push(`sidebar: ${s.scrollWidth} px of content in ${s.clientWidth} px`);
+            return clipped;""")
+
     def login(self):
         self.driver.get(BASE_URL + "/")
         self.wait().until(EC.visibility_of_element_located((By.ID, "login-form")), "the login form did not appear")
@@ -328,6 +340,7 @@ class BrowserTests(BrowserTest):
         self.assertTrue(self.find("#stop").get_attribute("disabled"), "Stop should be disabled after the run")
         self.assertFalse(self.find("#thinking").is_displayed(), "the thinking line should be hidden after the run")
         self.screenshot("chat-report.png")
+        self.assertEqual(self.clipped(), [], "labels are cut off")
 
         headings = report.find_elements(By.CSS_SELECTOR, "h3")
         self.assertTrue(headings and headings[0].text.startswith("Netra optimization report"), "the report heading is missing")
@@ -603,6 +616,7 @@ class PhoneTests(BrowserTest):
         self.js("window.scrollTo(0, 0)")
         self.screenshot("phone-report.png")
         check_width("report shown")
+        problems += [f"cut off: {item}" for item in self.clipped()]
         if problems:
             self.fail("layout problems on a phone:\n  " + "\n  ".join(problems))
 
