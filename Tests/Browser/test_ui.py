@@ -547,6 +547,10 @@ class BrowserTests(BrowserTest):
                             lambda: f"the two workers did not appear: {self.find('#workers').text}")
         self.assertEqual(len(self.driver.find_elements(By.CSS_SELECTOR, "#workers tbody tr")), 2, "one row per worker")
         self.assertTrue(self.driver.find_elements(By.CSS_SELECTOR, "#streams tbody tr"), "no stream rows")
+        self.assertEqual(self.find("#streams tbody tr td").text, "runs:recovered", "a stream is shown without the key prefix")
+        overflowing = self.js("""return [...document.querySelectorAll('.table-wrap')]
+            .filter(w => w.scrollWidth > w.clientWidth).map(w => w.querySelector('table').id)""")
+        self.assertEqual(overflowing, [], "tables wider than their panel on a 1280 px screen")
         self.wait().until(lambda d: d.find_element(By.ID, "console-status").text.strip(), "#console-status is empty")
 
         self.wait(60).until(lambda d: any(run_id in li.text for li in d.find_elements(By.CSS_SELECTOR, "#failures li")),
