@@ -407,6 +407,10 @@ class BrowserTests(BrowserTest):
         self.assertFalse(stop.is_enabled(), "Stop should be disabled before a run")
         self.send_with_enter(MESSAGE)
         self.wait_agent_started()  # agent_started gave the page the run's id: Stop can name it
+        # A thinking sub-agent's pill is drawn like the others (it once took the "Thinking…" line's margin and size).
+        self.wait().until(lambda d: any(status == "thinking" for _, status in self.stages()), "no sub-agent was seen thinking")
+        heights = self.js("return [...document.querySelectorAll('#agent-stages li')].map(li => Math.round(li.getBoundingClientRect().height))")
+        self.assertEqual(len(set(heights)), 1, f"the sub-agents' pills differ in height: {heights} ({self.stages()})")
         self.wait().until(EC.element_to_be_clickable((By.ID, "stop")), "Stop did not become enabled")
         stop.click()
         clicked_with = self.stages()
