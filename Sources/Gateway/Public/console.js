@@ -105,8 +105,8 @@ function renderQueue(queue) {
   figure('dead', count(queue.dead_letters));
   // The key without the deployment's prefix ("runs:high"; the whole key on hover), so that the table fits its panel.
   rows('streams', queue.streams, (stream) => el('tr', { title: stream.name },
-    cell(stream.name.slice(stream.name.lastIndexOf(':runs') + 1)), cell(count(stream.length), 'num'), cell(count(stream.lag), 'num'), cell(count(stream.pending), 'num'),
-    cell(age(stream.oldest_waiting_ms), 'num')));
+    cell(stream.name.slice(stream.name.lastIndexOf(':runs') + 1)), cell(count(stream.length), 'num'), cell(count(stream.lag), 'num'),
+    cell(count(stream.pending), 'num'), cell(age(stream.oldest_waiting_ms), 'num')));
   rows('tenants', queue.tenants, (tenant) => el('tr', {},
     cell(tenant.tenant_id, 'id'), cell(count(tenant.in_flight), 'num'), cell(count(tenant.backlog), 'num')), 'tenants-empty');
   rows('workers', queue.workers, (worker) => el('tr', { 'data-worker': worker.name, className: worker.slots == null ? 'gone' : '' },
