@@ -116,6 +116,8 @@ func buildRouter(_ dependencies: GatewayDependencies) -> Router<GatewayContext> 
     if !dependencies.config.corsOrigins.isEmpty {
         router.add(middleware: CORSAllowListMiddleware(origins: dependencies.config.corsOrigins))
     }
+    // Outside the error middleware, so that every answer is counted with the status it went out with.
+    router.add(middleware: MetricsMiddleware())
     router.add(middleware: ErrorMiddleware())
     router.add(middleware: RequestLogMiddleware(.debug))  // not LogRequestsMiddleware: it logs `/ws?token=…` whole
     HealthController(postgres: dependencies.postgres, redis: dependencies.redis).addRoutes(to: router)

@@ -25,6 +25,7 @@ struct MetricsTests {
             let succeeded = sample(before, #"netra_runs_finished_total{pipeline="bench",status="succeeded"}"#) ?? 0
 
             let run = try await stack.submit(#"{"message":"measured","pipeline":"bench","parameters":{"stages":2}}"#, token: token)
+            #expect(try await stack.request(.get, "/api/agent/status/\(UUID())", token: token).status == .notFound)
             #expect(try await stack.waitForFinalStatus(run, token: token)["status"]?.stringValue == "succeeded")
 
             let stream = stack.service.keys.runStream
@@ -44,6 +45,13 @@ struct MetricsTests {
             #expect(text.contains(#"netra_queue_pending{stream="\#(stream)"}"#))
             #expect(text.contains("netra_queue_oldest_waiting_seconds"))
             #expect(text.contains(#"netra_tenant_backlog{tenant="other"}"#))
+            // Every HTTP answer by route template, method and status (Hummingbird's MetricsMiddleware).
+            let runs = #"http_route="/api/agent/runs",http_request_method="POST",http_response_status_code="202""#
+            #expect((sample(text, "hb_requests{\(runs)}") ?? 0) >= 1)
+            #expect((sample(text, "http_server_request_duration_count{\(runs)}") ?? 0) >= 1)
+            #expect(text.contains("# TYPE http_server_request_duration histogram"))
+            let missing = #"http_route="/api/agent/status/{run_id}",http_request_method="GET",http_response_status_code="404""#
+            #expect((sample(text, "hb_requests{\(missing)}") ?? 0) >= 1)
         }
     }
 }
