@@ -55,6 +55,7 @@ struct NetraError: Error, HTTPResponseError, CustomStringConvertible {
     static func invalid(_ message: String) -> NetraError { NetraError(.validation, .unprocessableContent, message) }
     static let runNotFound = NetraError.notFound(.runNotFound, "run not found")
     static let threadNotFound = NetraError.notFound(.threadNotFound, "thread not found")
+    static let scheduleNotFound = NetraError.notFound(.scheduleNotFound, "schedule not found")
     static let tenantNotFound = NetraError.notFound(.notFound, "tenant not found")
     static let singleSignOnNotConfigured = NetraError.notFound(.notFound, "single sign-on is not configured for this tenant")
     static let unauthorized = NetraError(.unauthorized, .unauthorized, "missing or invalid credentials")

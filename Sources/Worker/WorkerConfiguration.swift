@@ -14,8 +14,8 @@ struct WorkerConfiguration: Sendable {
     var concurrency: Int
     /// Threads of the process's NIO event loop group. A worker's I/O is a handful of connections (its PostgreSQL pool
     /// and three to Redis) while its runs execute on Swift's cooperative pool, one thread per core: a second loop
-    /// thread only competed with that pool for the cores. `scripts/bench fairness`, nine alternating pairs: B's
-    /// flooded p90 13.6-14.5 ms with one thread against 16.6-19.5 ms with two; throughput unchanged.
+    /// thread only competed with that pool for the cores. `scripts/bench fairness` (10 ms stages), nine alternating
+    /// pairs: B's flooded p90 13.6-14.5 ms with one thread against 16.6-19.5 ms with two; throughput unchanged.
     var eventLoops = 1
     var heartbeatInterval: Duration
     var leaseDuration: Duration

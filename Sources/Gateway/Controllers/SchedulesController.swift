@@ -72,8 +72,6 @@ struct SchedulesController: Sendable {
         let schedules: [ScheduleBody]
     }
 
-    static let notFound = NetraError.notFound(.scheduleNotFound, "schedule not found")
-
     func addRoutes(to group: RouterGroup<GatewayContext>) {
         group.post("/") { request, context in
             let identity = try context.requireIdentity()
@@ -96,7 +94,7 @@ struct SchedulesController: Sendable {
         group.get("/{schedule_id}") { _, context in
             let identity = try context.requireIdentity()
             guard let record = try await schedules.schedule(try scheduleID(context), tenant: identity.tenantID, logger: context.logger) else {
-                throw Self.notFound
+                throw NetraError.scheduleNotFound
             }
             return try jsonResponse(ScheduleBody(record))
         }
@@ -104,7 +102,9 @@ struct SchedulesController: Sendable {
             let identity = try context.requireIdentity()
             let id = try scheduleID(context)
             let fields = try await request.decodeJSON(ScheduleFields.self, context: context)
-            guard var record = try await schedules.schedule(id, tenant: identity.tenantID, logger: context.logger) else { throw Self.notFound }
+            guard var record = try await schedules.schedule(id, tenant: identity.tenantID, logger: context.logger) else {
+                throw NetraError.scheduleNotFound
+            }
             let current = try? JSONText.decode(RunInput.self, from: record.input)
             var merged = fields
             merged.cron = fields.cron ?? record.cron
@@ -116,12 +116,14 @@ struct SchedulesController: Sendable {
             record.catchUp = fields.catchUp ?? record.catchUp
             record.enabled = fields.enabled ?? record.enabled
             try Self.apply(merged, message: fields.message ?? current?.message ?? "", to: &record)
-            guard let updated = try await schedules.update(record, logger: context.logger) else { throw Self.notFound }
+            guard let updated = try await schedules.update(record, logger: context.logger) else { throw NetraError.scheduleNotFound }
             return try jsonResponse(ScheduleBody(updated))
         }
         group.delete("/{schedule_id}") { _, context in
             let identity = try context.requireIdentity()
-            guard try await schedules.delete(try scheduleID(context), tenant: identity.tenantID, logger: context.logger) else { throw Self.notFound }
+            guard try await schedules.delete(try scheduleID(context), tenant: identity.tenantID, logger: context.logger) else {
+                throw NetraError.scheduleNotFound
+            }
             return Response(status: .noContent)
         }
     }
@@ -155,7 +157,7 @@ struct SchedulesController: Sendable {
     }
 
     private func scheduleID(_ context: GatewayContext) throws -> UUID {
-        guard let text = context.parameters.get("schedule_id"), let id = UUID(uuidString: text) else { throw Self.notFound }
+        guard let text = context.parameters.get("schedule_id"), let id = UUID(uuidString: text) else { throw NetraError.scheduleNotFound }
         return id
     }
 }

@@ -84,7 +84,9 @@ struct ThreadsController: Sendable {
         group.get("/{thread_id}") { _, context in
             let identity = try context.requireIdentity()
             let id = try threadID(context)
-            guard let thread = try await threads.thread(id, tenant: identity.tenantID, logger: context.logger) else { throw Self.notFound }
+            guard let thread = try await threads.thread(id, tenant: identity.tenantID, logger: context.logger) else {
+                throw NetraError.threadNotFound
+            }
             let active = try await threads.activeThread(user: identity.userID, tenant: identity.tenantID, logger: context.logger)
             return try jsonResponse(ThreadBody(thread, active: active))
         }
@@ -94,19 +96,23 @@ struct ThreadsController: Sendable {
             let body = try await request.decodeJSON(RenameThread.self, context: context)
             let title = body.title.trimmingCharacters(in: .whitespacesAndNewlines)
             try Validate.name(title, field: "title")
-            guard let thread = try await threads.rename(id, tenant: identity.tenantID, title: title, logger: context.logger) else { throw Self.notFound }
+            guard let thread = try await threads.rename(id, tenant: identity.tenantID, title: title, logger: context.logger) else {
+                throw NetraError.threadNotFound
+            }
             return try jsonResponse(ThreadBody(thread))
         }
         group.delete("/{thread_id}") { _, context in
             let identity = try context.requireIdentity()
-            guard try await threads.delete(try threadID(context), tenant: identity.tenantID, logger: context.logger) else { throw Self.notFound }
+            guard try await threads.delete(try threadID(context), tenant: identity.tenantID, logger: context.logger) else {
+                throw NetraError.threadNotFound
+            }
             return Response(status: .noContent)
         }
         group.put("/{thread_id}/switch") { _, context in
             let identity = try context.requireIdentity()
             let id = try threadID(context)
             guard let thread = try await threads.activate(id, tenant: identity.tenantID, user: identity.userID, logger: context.logger) else {
-                throw Self.notFound
+                throw NetraError.threadNotFound
             }
             return try jsonResponse(ThreadBody(thread, active: thread.id))
         }
@@ -114,16 +120,16 @@ struct ThreadsController: Sendable {
             let identity = try context.requireIdentity()
             let id = try threadID(context)
             let limit = try Paging.limit(request, maximum: 1_000, default: 200)
-            guard try await threads.thread(id, tenant: identity.tenantID, logger: context.logger) != nil else { throw Self.notFound }
+            guard try await threads.thread(id, tenant: identity.tenantID, logger: context.logger) != nil else {
+                throw NetraError.threadNotFound
+            }
             let messages = try await threads.messages(id, tenant: identity.tenantID, limit: limit, logger: context.logger)
             return try jsonResponse(Conversation(threadID: id, messages: messages.map(MessageBody.init)))
         }
     }
 
-    static let notFound = NetraError.threadNotFound
-
     private func threadID(_ context: GatewayContext) throws -> ThreadID {
-        guard let text = context.parameters.get("thread_id"), let id = ThreadID(text) else { throw Self.notFound }
+        guard let text = context.parameters.get("thread_id"), let id = ThreadID(text) else { throw NetraError.threadNotFound }
         return id
     }
 }

@@ -288,8 +288,7 @@ struct WebSocketSession: Sendable {
             case "subscribe_run":
                 let request = try JSONDecoder().decode(Payload<SubscribeRun>.self, from: data).data
                 guard try await runs.run(request.runID, tenant: identity.tenantID, logger: logger) != nil else {
-                    try await sendError("run_not_found", "run not found", send: send)
-                    return
+                    throw NetraError.runNotFound  // answered below, as every NetraError
                 }
                 do {
                     try await watch(request.runID, after: request.lastSeq ?? 0, outbox: outbox, watches: watches)
